@@ -1,0 +1,146 @@
+//! The [`Malloc`] trait: the one interface every stage implements.
+
+use core::fmt;
+use core::ptr;
+
+/// Every payload is aligned to this many bytes, as glibc does on 64-bit
+/// machines (`alignof(max_align_t)`).
+pub const ALIGN: usize = 16;
+
+/// The largest request any stage will try to serve.
+///
+/// No request for more than half the address space can succeed, and refusing
+/// them at the door means that adding a header, rounding up to a class or to
+/// a page, or padding for alignment can never overflow a `usize` later.
+pub const MAX_REQUEST: usize = isize::MAX as usize / 2;
+
+/// Rounds `n` up to a multiple of `align` (a power of two).
+///
+/// The caller keeps `n` at most [`MAX_REQUEST`] plus a small amount, so the
+/// sum cannot overflow.
+#[inline]
+pub const fn align_up(n: usize, align: usize) -> usize {
+    debug_assert!(align.is_power_of_two());
+    (n + align - 1) & !(align - 1)
+}
+
+/// What a heap check found wrong: where, and what.
+///
+/// It holds only a static message and an address, so building one never
+/// allocates (a check may run inside the allocator itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeapError {
+    /// The address of the block or structure that is wrong (0 if none).
+    pub addr: usize,
+    /// What is wrong, in words.
+    pub problem: &'static str,
+}
+
+impl HeapError {
+    /// A new error about the structure at `addr`.
+    pub const fn new(addr: usize, problem: &'static str) -> Self {
+        HeapError { addr, problem }
+    }
+}
+
+impl fmt::Display for HeapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "heap check failed at {:#x}: {}", self.addr, self.problem)
+    }
+}
+
+/// A memory allocator with the semantics of C's `malloc` family.
+///
+/// The methods mirror C so that the same object can serve a C program
+/// through `LD_PRELOAD` (where `free` is not told the size) and a Rust
+/// program through [`GlobalMalloc`](crate::GlobalMalloc).
+///
+/// # Safety
+///
+/// Implementors promise that every non-null pointer returned by `malloc`,
+/// `calloc`, `realloc` and `memalign` points to at least the requested number
+/// of bytes (and at least `usable_size` bytes), aligned to [`ALIGN`] (or to
+/// the requested alignment), that no two live blocks overlap, and that a
+/// block stays valid until it is passed to `free` or `realloc`.
+pub unsafe trait Malloc: Sync {
+    /// Allocates `size` bytes aligned to [`ALIGN`]. Returns null when the
+    /// memory cannot be had or `size` is larger than [`MAX_REQUEST`].
+    /// `malloc(0)` returns a unique pointer that may be freed, as glibc does.
+    fn malloc(&self, size: usize) -> *mut u8;
+
+    /// Frees a block. Null is a no-op.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is null or a live block returned by this allocator.
+    unsafe fn free(&self, ptr: *mut u8);
+
+    /// Resizes a block, keeping the first `min(old, new)` bytes.
+    ///
+    /// As in glibc: `realloc(null, n)` is `malloc(n)`; `realloc(p, 0)` frees
+    /// `p` and returns null; on failure it returns null and `ptr` stays live
+    /// and unchanged. The default moves the block: malloc, copy, free.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is null or a live block returned by this allocator.
+    unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        if ptr.is_null() {
+            return self.malloc(size);
+        }
+        if size == 0 {
+            // SAFETY: the caller gives us a live block of ours.
+            unsafe { self.free(ptr) };
+            return ptr::null_mut();
+        }
+        let new = self.malloc(size);
+        if new.is_null() {
+            return new;
+        }
+        // SAFETY: `ptr` is live (caller's promise), so it has `usable_size`
+        // readable bytes; `new` has at least `size` bytes; they are distinct
+        // live blocks, so they do not overlap.
+        unsafe {
+            let keep = self.usable_size(ptr).min(size);
+            ptr::copy_nonoverlapping(ptr, new, keep);
+            self.free(ptr);
+        }
+        new
+    }
+
+    /// Allocates `count * size` zeroed bytes; null if the product overflows.
+    fn calloc(&self, count: usize, size: usize) -> *mut u8 {
+        let Some(bytes) = count.checked_mul(size) else {
+            return ptr::null_mut();
+        };
+        let p = self.malloc(bytes);
+        if !p.is_null() {
+            // SAFETY: `p` is a fresh block of at least `bytes` bytes.
+            unsafe { ptr::write_bytes(p, 0, bytes) };
+        }
+        p
+    }
+
+    /// Allocates `size` bytes aligned to `align`, which must be a power of
+    /// two (any power of two: 1 up to very large). Returns null for an
+    /// alignment that is not a power of two.
+    fn memalign(&self, align: usize, size: usize) -> *mut u8;
+
+    /// The number of bytes the block really has (at least what was asked).
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is null (the answer is 0) or a live block of this allocator.
+    unsafe fn usable_size(&self, ptr: *mut u8) -> usize;
+
+    /// Counters: memory from the OS, live bytes, operations, system calls.
+    fn stats(&self) -> crate::Stats;
+
+    /// Walks the allocator's own structures and reports the first
+    /// inconsistency, like the malloc lab's `mm_checkheap`.
+    fn check(&self) -> Result<(), HeapError>;
+
+    /// Writes a picture of the heap as text, one line per block or run of
+    /// blocks, with addresses as offsets from the heap's start.
+    fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result;
+}

@@ -1,0 +1,129 @@
+//! Every system call the workbook's allocators make, and nothing else.
+//!
+//! Keeping them in one place shows at a glance how an allocator talks to the
+//! kernel: it moves the program break (`sbrk`), maps and unmaps pages
+//! (`mmap`, `munmap`, `mremap`) and gives pages back (`madvise`). Each
+//! wrapper returns `None` on failure instead of C's sentinel values.
+
+use core::ptr::{self, NonNull};
+
+use crate::Lock;
+
+/// Serializes our calls to `sbrk`.
+///
+/// `sbrk` reads and writes a global (the cached break) without a lock; two
+/// allocators of ours in one process (a test runs many) must not move the
+/// break at the same time.
+static SBRK: Lock<()> = Lock::new(());
+
+/// The current program break, without moving it.
+pub fn current_break() -> usize {
+    let _guard = SBRK.lock();
+    // SAFETY: sbrk(0) only reads the break.
+    unsafe { libc::sbrk(0) as usize }
+}
+
+/// Moves the program break by `delta` bytes and returns the old break.
+///
+/// Returns `None` when the kernel refuses (out of memory, `RLIMIT_DATA`).
+/// When `expected` is given, the break is moved only if it is still there,
+/// so that we never give back memory somebody else took after us.
+///
+/// # Safety
+///
+/// A negative `delta` releases memory: nothing may use the bytes between the
+/// new and the old break afterwards.
+pub unsafe fn move_break(delta: isize, expected: Option<usize>) -> Option<usize> {
+    let _guard = SBRK.lock();
+    // SAFETY: sbrk(0) only reads the break.
+    let now = unsafe { libc::sbrk(0) } as usize;
+    if expected.is_some_and(|e| e != now) {
+        return None;
+    }
+    // SAFETY: moving the break is what the caller asked for; releasing is
+    // covered by the caller's promise.
+    let old = unsafe { libc::sbrk(delta as libc::intptr_t) };
+    if old as isize == -1 {
+        None
+    } else {
+        Some(old as usize)
+    }
+}
+
+/// Maps `bytes` of fresh, zeroed, private memory readable and writable.
+/// With `reserve_only`, the kernel is asked not to reserve swap for it
+/// (`MAP_NORESERVE`): pages cost nothing until touched.
+pub fn map(bytes: usize, reserve_only: bool) -> Option<NonNull<u8>> {
+    let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+    if reserve_only {
+        flags |= libc::MAP_NORESERVE;
+    }
+    // SAFETY: an anonymous mapping at an address of the kernel's choosing
+    // touches no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        None
+    } else {
+        NonNull::new(p.cast())
+    }
+}
+
+/// Unmaps `bytes` at `ptr`.
+///
+/// # Safety
+///
+/// The range was mapped by [`map`] (whole or in part, page-aligned) and
+/// nothing uses it any more.
+pub unsafe fn unmap(ptr: NonNull<u8>, bytes: usize) {
+    // SAFETY: the caller promises the range is ours and unused.
+    unsafe { libc::munmap(ptr.as_ptr().cast(), bytes) };
+}
+
+/// Resizes a mapping, moving it if the kernel must (`mremap`).
+///
+/// # Safety
+///
+/// `ptr` and `old` describe a live mapping made by [`map`]; after success
+/// the old range must not be used.
+pub unsafe fn remap(ptr: NonNull<u8>, old: usize, new: usize) -> Option<NonNull<u8>> {
+    // SAFETY: the caller promises the mapping is ours.
+    let p = unsafe { libc::mremap(ptr.as_ptr().cast(), old, new, libc::MREMAP_MAYMOVE) };
+    if p == libc::MAP_FAILED {
+        None
+    } else {
+        NonNull::new(p.cast())
+    }
+}
+
+/// Tells the kernel it may drop the pages of a range (`MADV_DONTNEED`): they
+/// read as zero the next time they are touched.
+///
+/// # Safety
+///
+/// The range is page-aligned, ours, and holds nothing anyone still needs.
+pub unsafe fn discard(ptr: NonNull<u8>, bytes: usize) {
+    // SAFETY: the caller promises the range is ours and unused.
+    unsafe { libc::madvise(ptr.as_ptr().cast(), bytes, libc::MADV_DONTNEED) };
+}
+
+/// The size of a page (4096 on the machines this course targets).
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 { n as usize } else { 4096 }
+}
+
+/// Yields the processor to another thread (used while waiting for a lock).
+pub fn yield_now() {
+    // SAFETY: sched_yield has no preconditions.
+    unsafe { libc::sched_yield() };
+}

@@ -1,0 +1,269 @@
+//! Memory sources: where a heap gets its memory.
+//!
+//! A stage does not call `sbrk` itself; it asks a [`Break`] to grow. The
+//! default is the process's [`RealBreak`]. Tests and pictures use a
+//! [`SimBreak`]: the same behaviour over a private reserved region, so its
+//! offsets are the same on every run, many heaps can live side by side, and
+//! it can be told to run out of memory on purpose.
+
+use core::ptr::NonNull;
+
+use crate::{ALIGN, align_up, os};
+
+/// What a source has done: bytes it holds now, their peak, and the system
+/// calls (real or simulated) it made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SourceStats {
+    /// Bytes held now.
+    pub bytes: usize,
+    /// The largest `bytes` ever.
+    pub peak: usize,
+    /// Calls that took memory (sbrk up, mmap).
+    pub grow_calls: u64,
+    /// Calls that gave memory back (sbrk down, munmap).
+    pub shrink_calls: u64,
+}
+
+impl SourceStats {
+    /// All zero (usable in a `const`).
+    pub const fn new() -> Self {
+        SourceStats {
+            bytes: 0,
+            peak: 0,
+            grow_calls: 0,
+            shrink_calls: 0,
+        }
+    }
+
+    fn grew(&mut self, bytes: usize) {
+        self.bytes += bytes;
+        self.peak = self.peak.max(self.bytes);
+        self.grow_calls += 1;
+    }
+
+    fn shrank(&mut self, bytes: usize) {
+        self.bytes -= bytes;
+        self.shrink_calls += 1;
+    }
+}
+
+/// A heap's memory source, shaped like the program break: it grows at the
+/// top and can shrink at the top.
+pub trait Break: Send {
+    /// Takes `bytes` more memory (a multiple of [`ALIGN`]) and returns where
+    /// the new bytes start, [`ALIGN`]-aligned. The new bytes follow the
+    /// previous ones only if nobody else moved the break in between: the
+    /// caller compares the start with its old end. `None`: out of memory.
+    fn grow(&mut self, bytes: usize) -> Option<NonNull<u8>>;
+
+    /// Gives the top `bytes` back. Returns false (and keeps them) when the
+    /// break is no longer where this source left it.
+    ///
+    /// # Safety
+    ///
+    /// The top `bytes` were obtained from this source and nothing uses them.
+    unsafe fn shrink(&mut self, bytes: usize) -> bool;
+
+    /// What the source has done so far.
+    fn stats(&self) -> SourceStats;
+}
+
+/// The process's program break, moved with `sbrk`.
+///
+/// Someone else (glibc's malloc, another library) may move the break too.
+/// Then our next growth does not follow our previous memory: [`Break::grow`]
+/// returns the new start and the heap must cope with a gap, as glibc does.
+/// We only shrink while the break is still where we left it.
+pub struct RealBreak {
+    /// Where we left the break (0 before our first growth).
+    top: usize,
+    stats: SourceStats,
+}
+
+impl RealBreak {
+    /// The program break, not yet moved by us.
+    pub const fn new() -> Self {
+        RealBreak {
+            top: 0,
+            stats: SourceStats::new(),
+        }
+    }
+}
+
+impl Default for RealBreak {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Break for RealBreak {
+    fn grow(&mut self, bytes: usize) -> Option<NonNull<u8>> {
+        // Ask for ALIGN-1 bytes more in case someone left the break unaligned.
+        let total = bytes.checked_add(ALIGN - 1)?;
+        let delta = isize::try_from(total).ok()?;
+        // SAFETY: growing the break releases nothing.
+        let old = unsafe { os::move_break(delta, None) }?;
+        self.top = old + total;
+        self.stats.grew(total);
+        NonNull::new(align_up(old, ALIGN) as *mut u8)
+    }
+
+    unsafe fn shrink(&mut self, bytes: usize) -> bool {
+        let Ok(delta) = isize::try_from(bytes) else {
+            return false;
+        };
+        // SAFETY: the caller promises the top bytes are ours and unused;
+        // `expected` makes sure the top is still ours.
+        if unsafe { os::move_break(-delta, Some(self.top)) }.is_none() {
+            return false;
+        }
+        self.top -= bytes;
+        self.stats.shrank(bytes);
+        true
+    }
+
+    fn stats(&self) -> SourceStats {
+        self.stats
+    }
+}
+
+/// A simulated break over one private reserved region.
+///
+/// The region is reserved with `mmap` on first use (`MAP_NORESERVE`: pages
+/// cost nothing until touched) and aligned to [`SimBreak::BASE_ALIGN`], so
+/// offsets in heap maps are the same on every run. It can be limited (grow
+/// fails past `limit` bytes, for out-of-memory tests) and can simulate a
+/// foreign `sbrk` (every n-th growth leaves a gap, as if someone else had
+/// taken memory in between).
+pub struct SimBreak {
+    /// The mapping that holds the region (0 until reserved).
+    mapping: usize,
+    /// The start of the region: `mapping` rounded up to `BASE_ALIGN`.
+    base: usize,
+    /// The simulated break: bytes below `base + top` are handed out.
+    top: usize,
+    /// Grow fails when `top` would pass this.
+    limit: usize,
+    /// Every `gap_every`-th growth skips [`SimBreak::GAP`] bytes (0: never).
+    gap_every: u64,
+    stats: SourceStats,
+}
+
+// SAFETY: the region belongs to this value alone; moving it to another
+// thread moves that ownership.
+unsafe impl Send for SimBreak {}
+
+impl SimBreak {
+    /// Address space reserved for one simulated break (never all touched).
+    pub const CAPACITY: usize = 16 << 30;
+    /// Alignment of the region's start: large alignments give the same
+    /// offsets on every run.
+    pub const BASE_ALIGN: usize = 1 << 22;
+    /// Bytes a simulated foreign `sbrk` takes.
+    pub const GAP: usize = 4096;
+
+    /// A simulated break that can grow to [`CAPACITY`](Self::CAPACITY).
+    pub const fn new() -> Self {
+        Self::with_limit(Self::CAPACITY)
+    }
+
+    /// A simulated break that fails to grow past `limit` bytes.
+    pub const fn with_limit(limit: usize) -> Self {
+        SimBreak {
+            mapping: 0,
+            base: 0,
+            top: 0,
+            limit: if limit < Self::CAPACITY {
+                limit
+            } else {
+                Self::CAPACITY
+            },
+            gap_every: 0,
+            stats: SourceStats::new(),
+        }
+    }
+
+    /// The same break, but every `n`-th growth (n > 0) leaves a gap of
+    /// [`GAP`](Self::GAP) bytes before the new memory, as a foreign `sbrk`
+    /// would. The gap counts as held memory, as it would with the real break.
+    pub const fn with_foreign_gaps(mut self, n: u64) -> Self {
+        self.gap_every = n;
+        self
+    }
+
+    /// Changes the limit from now on (bytes already held are kept).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(Self::CAPACITY);
+    }
+
+    /// The start of the region, if reserved yet.
+    pub fn base(&self) -> Option<NonNull<u8>> {
+        NonNull::new(self.base as *mut u8)
+    }
+
+    fn reserve(&mut self) -> Option<()> {
+        if self.base == 0 {
+            let mapping = os::map(Self::CAPACITY + Self::BASE_ALIGN, true)?;
+            self.mapping = mapping.as_ptr() as usize;
+            self.base = align_up(self.mapping, Self::BASE_ALIGN);
+        }
+        Some(())
+    }
+}
+
+impl Default for SimBreak {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Break for SimBreak {
+    fn grow(&mut self, bytes: usize) -> Option<NonNull<u8>> {
+        let gap = if self.gap_every > 0 && (self.stats.grow_calls + 1) % self.gap_every == 0 {
+            Self::GAP
+        } else {
+            0
+        };
+        let total = bytes.checked_add(gap)?;
+        if total > self.limit.saturating_sub(self.top) {
+            return None;
+        }
+        self.reserve()?;
+        let start = self.base + self.top + gap;
+        self.top += total;
+        self.stats.grew(total);
+        NonNull::new(start as *mut u8)
+    }
+
+    unsafe fn shrink(&mut self, bytes: usize) -> bool {
+        if bytes > self.top {
+            return false;
+        }
+        self.top -= bytes;
+        self.stats.shrank(bytes);
+        // Like the kernel, forget the contents: the next growth reads zeros.
+        if let Some(top) = NonNull::new((self.base + self.top) as *mut u8) {
+            let page = os::page_size();
+            let from = align_up(top.as_ptr() as usize, page);
+            let to = self.base + self.top + bytes;
+            if to > from {
+                // SAFETY: whole pages inside our region, above the break.
+                unsafe { os::discard(NonNull::new_unchecked(from as *mut u8), to - from) };
+            }
+        }
+        true
+    }
+
+    fn stats(&self) -> SourceStats {
+        self.stats
+    }
+}
+
+impl Drop for SimBreak {
+    fn drop(&mut self) {
+        if let Some(mapping) = NonNull::new(self.mapping as *mut u8) {
+            // SAFETY: the mapping is ours and the heap using it is gone.
+            unsafe { os::unmap(mapping, Self::CAPACITY + Self::BASE_ALIGN) };
+        }
+    }
+}

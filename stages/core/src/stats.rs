@@ -1,0 +1,154 @@
+//! Counters every stage keeps: the measures of the course.
+
+use crate::SourceStats;
+
+/// A snapshot of an allocator's counters.
+///
+/// Footprint is memory taken from the OS; live bytes are what the program
+/// asked for and still holds. Their peaks give the malloc lab's peak
+/// utilization: `live_peak / footprint_peak`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes obtained by moving the break, now.
+    pub heap_bytes: usize,
+    /// Bytes obtained with `mmap`, now.
+    pub mapped_bytes: usize,
+    /// The largest `heap_bytes + mapped_bytes` ever.
+    pub footprint_peak: usize,
+    /// Bytes requested and not yet freed.
+    pub live_bytes: usize,
+    /// The largest `live_bytes` ever.
+    pub live_peak: usize,
+    /// Blocks handed out and not yet freed.
+    pub live_blocks: usize,
+    /// Calls to `malloc` (including those `calloc` and a moving `realloc` make).
+    pub mallocs: u64,
+    /// Calls to `free` (including those a moving `realloc` makes).
+    pub frees: u64,
+    /// Calls to `realloc` handled by the stage itself.
+    pub reallocs: u64,
+    /// Calls to `memalign` with an alignment above [`ALIGN`](crate::ALIGN).
+    pub memaligns: u64,
+    /// System calls that moved the break.
+    pub brk_calls: u64,
+    /// Calls to `mmap` and `mremap`.
+    pub mmap_calls: u64,
+    /// Calls to `munmap` and `madvise`.
+    pub munmap_calls: u64,
+}
+
+impl Stats {
+    /// Bytes taken from the OS now.
+    pub fn footprint(&self) -> usize {
+        self.heap_bytes + self.mapped_bytes
+    }
+
+    /// All system calls counted.
+    pub fn syscalls(&self) -> u64 {
+        self.brk_calls + self.mmap_calls + self.munmap_calls
+    }
+
+    /// Peak utilization in percent (100 when nothing was ever used).
+    pub fn utilization(&self) -> f64 {
+        if self.footprint_peak == 0 {
+            100.0
+        } else {
+            100.0 * self.live_peak as f64 / self.footprint_peak as f64
+        }
+    }
+}
+
+/// The counters a stage updates as it works; turned into [`Stats`] with the
+/// sources' own counts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    live_bytes: usize,
+    live_peak: usize,
+    live_blocks: usize,
+    footprint_peak: usize,
+    mallocs: u64,
+    frees: u64,
+    reallocs: u64,
+    memaligns: u64,
+}
+
+impl Tally {
+    /// All zero (usable in a `const`).
+    pub const fn new() -> Self {
+        Tally {
+            live_bytes: 0,
+            live_peak: 0,
+            live_blocks: 0,
+            footprint_peak: 0,
+            mallocs: 0,
+            frees: 0,
+            reallocs: 0,
+            memaligns: 0,
+        }
+    }
+
+    /// A block of `size` requested bytes was handed out.
+    pub fn malloc(&mut self, size: usize) {
+        self.mallocs += 1;
+        self.live_blocks += 1;
+        self.live_bytes += size;
+        self.live_peak = self.live_peak.max(self.live_bytes);
+    }
+
+    /// A block of `size` requested bytes came back.
+    pub fn free(&mut self, size: usize) {
+        self.frees += 1;
+        self.live_blocks -= 1;
+        self.live_bytes -= size;
+    }
+
+    /// A block changed size in place from `old` to `new` requested bytes.
+    pub fn resize(&mut self, old: usize, new: usize) {
+        self.live_bytes = self.live_bytes - old + new;
+        self.live_peak = self.live_peak.max(self.live_bytes);
+    }
+
+    /// A `realloc` call was handled (whether or not it moved).
+    pub fn realloc(&mut self) {
+        self.reallocs += 1;
+    }
+
+    /// A `memalign` call with a large alignment was handled.
+    pub fn memalign(&mut self) {
+        self.memaligns += 1;
+    }
+
+    /// The footprint is now `bytes`: remember its peak.
+    pub fn footprint(&mut self, bytes: usize) {
+        self.footprint_peak = self.footprint_peak.max(bytes);
+    }
+
+    /// Bytes requested and not yet freed.
+    pub fn live_bytes(&self) -> usize {
+        self.live_bytes
+    }
+
+    /// Blocks handed out and not yet freed.
+    pub fn live_blocks(&self) -> usize {
+        self.live_blocks
+    }
+
+    /// The snapshot, given what the break and the mappings say.
+    pub fn stats(&self, heap: SourceStats, mapped: SourceStats) -> Stats {
+        Stats {
+            heap_bytes: heap.bytes,
+            mapped_bytes: mapped.bytes,
+            footprint_peak: self.footprint_peak.max(heap.bytes + mapped.bytes),
+            live_bytes: self.live_bytes,
+            live_peak: self.live_peak,
+            live_blocks: self.live_blocks,
+            mallocs: self.mallocs,
+            frees: self.frees,
+            reallocs: self.reallocs,
+            memaligns: self.memaligns,
+            brk_calls: heap.grow_calls + heap.shrink_calls,
+            mmap_calls: mapped.grow_calls,
+            munmap_calls: mapped.shrink_calls,
+        }
+    }
+}

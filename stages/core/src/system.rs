@@ -1,0 +1,78 @@
+//! The system malloc (glibc) behind the [`Malloc`] trait: the oracle of the
+//! differential tests and the baseline of every measurement.
+
+use core::fmt;
+
+use crate::{HeapError, Malloc, Stats};
+
+/// The C library's own allocator, called through `libc`.
+///
+/// Its [`stats`](Malloc::stats) come from glibc's `mallinfo2`: bytes from the
+/// break (`arena`), bytes mapped (`hblkhd`) and bytes in use (`uordblks` +
+/// `hblkhd`). It counts the whole process, not one instance, and has no
+/// operation counts or peaks; take snapshots to follow it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemMalloc;
+
+// SAFETY: glibc's malloc keeps the Malloc contract (it is the contract).
+unsafe impl Malloc for SystemMalloc {
+    fn malloc(&self, size: usize) -> *mut u8 {
+        // SAFETY: malloc accepts any size.
+        unsafe { libc::malloc(size).cast() }
+    }
+
+    unsafe fn free(&self, ptr: *mut u8) {
+        // SAFETY: the caller passes null or a live block of glibc's.
+        unsafe { libc::free(ptr.cast()) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        // SAFETY: the caller passes null or a live block of glibc's.
+        unsafe { libc::realloc(ptr.cast(), size).cast() }
+    }
+
+    fn calloc(&self, count: usize, size: usize) -> *mut u8 {
+        // SAFETY: calloc checks the product itself.
+        unsafe { libc::calloc(count, size).cast() }
+    }
+
+    fn memalign(&self, align: usize, size: usize) -> *mut u8 {
+        let mut out: *mut libc::c_void = core::ptr::null_mut();
+        if !align.is_power_of_two() {
+            return out.cast();
+        }
+        let align = align.max(core::mem::size_of::<usize>());
+        // SAFETY: `align` is a power of two and a multiple of the pointer
+        // size, as posix_memalign requires; `out` is a valid place to write.
+        if unsafe { libc::posix_memalign(&mut out, align, size) } != 0 {
+            return core::ptr::null_mut();
+        }
+        out.cast()
+    }
+
+    unsafe fn usable_size(&self, ptr: *mut u8) -> usize {
+        // SAFETY: the caller passes null or a live block of glibc's.
+        unsafe { libc::malloc_usable_size(ptr.cast()) }
+    }
+
+    fn stats(&self) -> Stats {
+        // SAFETY: mallinfo2 only reads glibc's counters.
+        let info = unsafe { libc::mallinfo2() };
+        Stats {
+            heap_bytes: info.arena,
+            mapped_bytes: info.hblkhd,
+            footprint_peak: info.arena + info.hblkhd,
+            live_bytes: info.uordblks + info.hblkhd,
+            live_peak: info.uordblks + info.hblkhd,
+            ..Stats::default()
+        }
+    }
+
+    fn check(&self) -> Result<(), HeapError> {
+        Ok(())
+    }
+
+    fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        writeln!(out, "the system malloc keeps its heap to itself")
+    }
+}
