@@ -219,11 +219,12 @@ impl Default for SimBreak {
 
 impl Break for SimBreak {
     fn grow(&mut self, bytes: usize) -> Option<NonNull<u8>> {
-        let gap = if self.gap_every > 0 && (self.stats.grow_calls + 1) % self.gap_every == 0 {
-            Self::GAP
-        } else {
-            0
-        };
+        let gap =
+            if self.gap_every > 0 && (self.stats.grow_calls + 1).is_multiple_of(self.gap_every) {
+                Self::GAP
+            } else {
+                0
+            };
         let total = bytes.checked_add(gap)?;
         if total > self.limit.saturating_sub(self.top) {
             return None;
