@@ -1,43 +1,74 @@
 //! The headers stage 1 writes into the heap.
 
+use malloc_core::ALIGN;
+
 /// Bytes of a block header (and of a region header): one [`ALIGN`] unit, so
 /// the payload after it stays aligned.
-///
-/// [`ALIGN`]: malloc_core::ALIGN
 pub const HEADER: usize = 16;
 
-/// What a block is. The values spell LIVE, FREE and PADD in ASCII: unlikely
-/// bit patterns, so that the heap check notices a header overwritten by a
-/// stray write.
+/// What a block is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(usize)]
 pub enum Tag {
     /// Handed out and not freed.
-    Live = 0x4c49_5645,
+    Live = 1,
     /// Freed; its bytes are never used again (stage 3 will reuse them).
-    Freed = 0x4652_4545,
+    Freed = 2,
     /// Filler that `memalign` left before an aligned block.
-    Padding = 0x5041_4444,
+    Padding = 3,
 }
 
 /// The 16 bytes before every payload.
+///
+/// A block's span (header plus payload) is a multiple of [`ALIGN`], so the
+/// low four bits of `span_tag` are free: the tag lives there, as dlmalloc
+/// keeps its flags in the low bits of its size field.
 #[repr(C)]
 pub struct Header {
-    /// Bytes requested (for padding: bytes of filler after this header).
+    /// Bytes requested (0 for padding).
     pub size: usize,
-    /// What the block is.
-    pub tag: Tag,
+    /// The block's span in bytes, with its [`Tag`] in the low four bits.
+    span_tag: usize,
 }
 
 impl Header {
-    /// A header for a block of `size` bytes.
-    pub fn new(tag: Tag, size: usize) -> Self {
-        Header { size, tag }
+    /// A header for a block of `span` bytes holding `size` requested bytes.
+    pub fn new(tag: Tag, size: usize, span: usize) -> Self {
+        debug_assert!(span.is_multiple_of(ALIGN) && span >= HEADER);
+        Header {
+            size,
+            span_tag: span | tag as usize,
+        }
     }
 
     /// The header of the block whose payload starts at `payload`.
     pub fn of(payload: *mut u8) -> *mut Header {
         payload.wrapping_sub(HEADER).cast()
+    }
+
+    /// Header plus payload, in bytes.
+    pub fn span(&self) -> usize {
+        self.span_tag & !(ALIGN - 1)
+    }
+
+    /// The tag, or `None` if the low bits hold no valid tag (a stray write
+    /// overwrote the header).
+    pub fn tag(&self) -> Option<Tag> {
+        match self.span_tag & (ALIGN - 1) {
+            1 => Some(Tag::Live),
+            2 => Some(Tag::Freed),
+            3 => Some(Tag::Padding),
+            _ => None,
+        }
+    }
+
+    /// Changes the tag, keeping the span.
+    pub fn set_tag(&mut self, tag: Tag) {
+        self.span_tag = self.span() | tag as usize;
+    }
+
+    /// Bytes the caller may use.
+    pub fn usable(&self) -> usize {
+        self.span() - HEADER
     }
 }
 

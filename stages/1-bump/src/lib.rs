@@ -168,16 +168,13 @@ impl<S: Break> Heap<S> {
         let padding = header as usize - self.bump as usize;
         if padding > 0 {
             // A memalign gap: keep it walkable as a padding block.
+            let filler = Header::new(Tag::Padding, 0, padding);
             // SAFETY: the gap is inside reserved memory, ALIGN-aligned and at
             // least HEADER bytes (both ends are ALIGN-aligned and distinct).
-            unsafe {
-                self.bump
-                    .cast::<Header>()
-                    .write(Header::new(Tag::Padding, padding - HEADER))
-            };
+            unsafe { self.bump.cast::<Header>().write(filler) };
         }
         // SAFETY: `header .. header + span` lies inside reserved memory.
-        unsafe { header.write(Header::new(Tag::Live, size)) };
+        unsafe { header.write(Header::new(Tag::Live, size, span)) };
         self.bump = header.cast::<u8>().wrapping_add(span);
         // ANCHOR_END: bump
         self.last = header;
@@ -194,20 +191,18 @@ impl<S: Break> Heap<S> {
         let header = Header::of(ptr);
         // SAFETY: a live block has a header just before its payload.
         let block = unsafe { &mut *header };
-        if block.tag != Tag::Live {
+        if block.tag() != Some(Tag::Live) {
             return; // A double free we can see: ignore it (see the docs).
         }
         self.tally.free(block.size);
+        block.set_tag(Tag::Freed);
         // ANCHOR: free
         if header == self.last {
             // The most recent block: move the bump back over it.
-            block.tag = Tag::Freed;
             self.bump = header.cast();
             self.last = ptr::null_mut();
-        } else {
-            // Anywhere else the bytes are lost until the program ends.
-            block.tag = Tag::Freed;
         }
+        // Anywhere else the bytes are lost until the program ends.
         // ANCHOR_END: free
     }
 
@@ -223,21 +218,25 @@ impl<S: Break> Heap<S> {
         }
         let header = Header::of(ptr);
         // SAFETY: a live block has a header just before its payload.
-        let old = unsafe { (*header).size };
-        let fits_in_place = payload_size(size) <= payload_size(old);
+        let (old, usable) = unsafe { ((*header).size, (*header).usable()) };
+        let new_span = HEADER + payload_size(size);
         // ANCHOR: realloc
+        // The most recent block may grow into the free bytes above it.
         let grows_at_top = header == self.last && {
-            // The last block may grow into the free bytes above it.
-            let extra = payload_size(size) - payload_size(old).min(payload_size(size));
+            let extra = payload_size(size).saturating_sub(usable);
             self.reserve(extra) && header == self.last
         };
-        // ANCHOR_END: realloc
-        if fits_in_place || grows_at_top {
-            if header == self.last {
-                self.bump = ptr.wrapping_add(payload_size(size));
-            }
-            // SAFETY: as above; the block keeps its place.
+        if grows_at_top {
+            self.bump = header.cast::<u8>().wrapping_add(new_span);
+            // SAFETY: the block keeps its place and now spans `new_span`.
+            unsafe { header.write(Header::new(Tag::Live, size, new_span)) };
+        } else if size <= usable {
+            // Smaller: keep the block where it is (the rest stays unused).
+            // SAFETY: a live block has a header just before its payload.
             unsafe { (*header).size = size };
+        }
+        // ANCHOR_END: realloc
+        if grows_at_top || size <= usable {
             self.tally.resize(old, size);
             return ptr;
         }
@@ -308,7 +307,7 @@ unsafe impl<S: Break> Malloc for Bump<S> {
             return 0;
         }
         // SAFETY: a live block has a header just before its payload.
-        payload_size(unsafe { (*Header::of(ptr)).size })
+        unsafe { (*Header::of(ptr)).usable() }
     }
 
     fn stats(&self) -> Stats {

@@ -31,34 +31,30 @@ impl<S: Break> Heap<S> {
             while at < end {
                 let header = at.cast::<Header>();
                 // SAFETY: `at` is inside the used part of a region, where the
-                // blocks lie end to end, so a header starts here. Reading the
-                // tag as a usize first keeps a corrupted tag from being an
-                // invalid enum value.
-                let (raw_tag, size) =
-                    unsafe { (header.cast::<usize>().add(1).read(), (*header).size) };
-                let tag = [Tag::Live, Tag::Freed, Tag::Padding]
-                    .into_iter()
-                    .find(|t| *t as usize == raw_tag)
-                    .ok_or(HeapError::new(
-                        header as usize,
-                        "block header has no valid tag",
-                    ))?;
-                let body = if tag == Tag::Padding {
-                    size
-                } else {
-                    payload_size(size)
-                };
-                if body > end as usize - at as usize {
+                // blocks lie end to end, so a header starts here.
+                let (tag, size, span) =
+                    unsafe { ((*header).tag(), (*header).size, (*header).span()) };
+                let tag = tag.ok_or(HeapError::new(
+                    header as usize,
+                    "block header has no valid tag",
+                ))?;
+                if span < HEADER || span > end as usize - at as usize {
                     return Err(HeapError::new(
                         header as usize,
                         "block runs past the region",
+                    ));
+                }
+                if tag == Tag::Live && payload_size(size) > span - HEADER {
+                    return Err(HeapError::new(
+                        header as usize,
+                        "block is smaller than its size",
                     ));
                 }
                 let block = Block {
                     header,
                     tag,
                     size,
-                    span: HEADER + body,
+                    span,
                 };
                 visit(None, Some(&block)).map_err(|_| HeapError::new(0, "write failed"))?;
                 at = at.wrapping_add(block.span);
