@@ -4,29 +4,35 @@ use core::fmt;
 
 use malloc_core::{Break, HeapError};
 
-use crate::block::{HEADER, Header, Region, Tag};
+use crate::block::{HEADER, Header, Tag};
 use crate::{Heap, payload_size};
 
-/// One block met by [`Heap::walk`].
-struct Block {
-    header: *mut Header,
-    tag: Tag,
-    size: usize,
-    /// Header plus payload (or plus filler).
-    span: usize,
+/// What [`Heap::walk`] meets, in address order.
+enum Step {
+    /// A region of contiguous memory, and where its blocks end.
+    Region { start: usize, end: usize },
+    /// A block.
+    Block {
+        header: *mut Header,
+        tag: Tag,
+        size: usize,
+        span: usize,
+    },
 }
 
 impl<S: Break> Heap<S> {
-    /// Calls `visit` on every region (with its end) and block, in address
-    /// order; stops at the first structure that is not what it should be.
-    fn walk(
-        &self,
-        mut visit: impl FnMut(Option<(*mut Region, *mut u8)>, Option<&Block>) -> fmt::Result,
-    ) -> Result<(), HeapError> {
+    /// Calls `visit` on every region and block, in address order; stops at
+    /// the first structure that is not what it should be.
+    fn walk(&self, mut visit: impl FnMut(Step) -> fmt::Result) -> Result<(), HeapError> {
+        let wrote = |r: fmt::Result| r.map_err(|_| HeapError::new(0, "write failed"));
         let mut region = self.first;
         while !region.is_null() {
             let end = self.region_end(region);
-            visit(Some((region, end)), None).map_err(|_| HeapError::new(0, "write failed"))?;
+            let start = region as usize;
+            wrote(visit(Step::Region {
+                start,
+                end: end as usize,
+            }))?;
             let mut at = region.cast::<u8>().wrapping_add(HEADER);
             while at < end {
                 let header = at.cast::<Header>();
@@ -34,30 +40,21 @@ impl<S: Break> Heap<S> {
                 // blocks lie end to end, so a header starts here.
                 let (tag, size, span) =
                     unsafe { ((*header).tag(), (*header).size, (*header).span()) };
-                let tag = tag.ok_or(HeapError::new(
-                    header as usize,
-                    "block header has no valid tag",
-                ))?;
+                let bad = |problem| HeapError::new(header as usize, problem);
+                let tag = tag.ok_or(bad("block header has no valid tag"))?;
                 if span < HEADER || span > end as usize - at as usize {
-                    return Err(HeapError::new(
-                        header as usize,
-                        "block runs past the region",
-                    ));
+                    return Err(bad("block runs past the region"));
                 }
                 if tag == Tag::Live && payload_size(size) > span - HEADER {
-                    return Err(HeapError::new(
-                        header as usize,
-                        "block is smaller than its size",
-                    ));
+                    return Err(bad("block is smaller than its size"));
                 }
-                let block = Block {
+                wrote(visit(Step::Block {
                     header,
                     tag,
                     size,
                     span,
-                };
-                visit(None, Some(&block)).map_err(|_| HeapError::new(0, "write failed"))?;
-                at = at.wrapping_add(block.span);
+                }))?;
+                at = at.wrapping_add(span);
             }
             if at != end {
                 return Err(HeapError::new(
@@ -74,13 +71,16 @@ impl<S: Break> Heap<S> {
     /// The heap check: every block well formed, the counts agree.
     pub(crate) fn check(&self) -> Result<(), HeapError> {
         let (mut live, mut bytes, mut last_seen) = (0, 0, false);
-        self.walk(|_, block| {
-            if let Some(b) = block {
-                if b.tag == Tag::Live {
+        self.walk(|step| {
+            if let Step::Block {
+                header, tag, size, ..
+            } = step
+            {
+                if tag == Tag::Live {
                     live += 1;
-                    bytes += b.size;
+                    bytes += size;
                 }
-                last_seen |= b.header == self.last;
+                last_seen |= header == self.last;
             }
             Ok(())
         })?;
@@ -117,38 +117,38 @@ impl<S: Break> Heap<S> {
             self.tally.live_blocks(),
             self.tally.live_bytes()
         )?;
-        let result = self.walk(|region, block| {
-            if let Some((region, end)) = region {
+        let result = self.walk(|step| match step {
+            Step::Region { start, end } => {
                 writeln!(
                     out,
                     "region at +{:#x}, blocks end at +{:#x}",
-                    region as usize - base,
-                    end as usize - base
-                )?;
+                    start - base,
+                    end - base
+                )
             }
-            if let Some(b) = block {
-                let at = b.header as usize - base;
-                match b.tag {
-                    Tag::Live => writeln!(
-                        out,
-                        "  +{at:#07x}  live    {:>6} B  (span {})",
-                        b.size, b.span
-                    )?,
+            Step::Block {
+                header,
+                tag,
+                size,
+                span,
+            } => {
+                let at = header as usize - base;
+                match tag {
+                    Tag::Live => writeln!(out, "  +{at:#07x}  live    {size:>6} B  (span {span})")?,
                     Tag::Freed => writeln!(
                         out,
-                        "  +{at:#07x}  freed   {:>6} B  (span {}, lost)",
-                        b.size, b.span
+                        "  +{at:#07x}  freed   {size:>6} B  (span {span}, lost)"
                     )?,
-                    Tag::Padding => writeln!(out, "  +{at:#07x}  padding {:>6} B", b.span)?,
+                    Tag::Padding => writeln!(out, "  +{at:#07x}  padding {span:>6} B")?,
                 }
-                if b.header == self.last {
+                if header == self.last {
                     writeln!(
                         out,
                         "             ^ most recent: freeing it moves the bump back"
                     )?;
                 }
+                Ok(())
             }
-            Ok(())
         });
         if let Err(e) = result {
             writeln!(out, "  !! {e}")?;
