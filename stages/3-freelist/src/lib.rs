@@ -290,16 +290,31 @@ impl<S: Break> Heap<S> {
             self.last = ptr::null_mut();
             return;
         }
-        // Anywhere else: onto the free list of its class, or the large list.
-        let list = match class_of(block.usable()) {
-            Some(class) if block.usable() == CLASSES[class] => &mut self.free[class],
-            _ => &mut self.large_free,
-        };
-        // SAFETY: the block is ours, free, on no list, with a payload of at
-        // least 16 bytes.
-        unsafe { list.push(header) };
+        // Anywhere else: onto a free list, to be used again.
+        // SAFETY: the block is ours, free and on no list.
+        unsafe { self.push_free(header) };
         // ANCHOR_END: free
     }
+
+    // ANCHOR: push_free
+    /// Puts a free block on the list of its class, or on the large list if
+    /// its size is not a class (a large block, or one `memalign` made).
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours, on no list.
+    unsafe fn push_free(&mut self, header: *mut Header) {
+        // SAFETY: the caller gives us one of our blocks.
+        let usable = unsafe { (*header).usable() };
+        let list = match class_of(usable) {
+            Some(class) if usable == CLASSES[class] => &mut self.free[class],
+            _ => &mut self.large_free,
+        };
+        // SAFETY: a free block of ours on no list, with a payload of at
+        // least 16 bytes (every block has one).
+        unsafe { list.push(header) };
+    }
+    // ANCHOR_END: push_free
 
     /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
     ///
