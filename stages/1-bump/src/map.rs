@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use malloc_core::{Break, HeapError};
+use malloc_core::{Break, HeapError, MapWriter};
 
 use crate::block::{HEADER, Header, Tag};
 use crate::{Heap, payload_size};
@@ -107,61 +107,56 @@ impl<S: Break> Heap<S> {
 
     /// The heap map: regions and blocks, offsets from the first region.
     pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
-        let base = self.first as usize;
         let stats = self.source.stats();
-        writeln!(
-            out,
+        let mut map = MapWriter::new(out, self.first as usize);
+        map.line(format_args!(
             "bump allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
             self.tally.live_blocks(),
             self.tally.live_bytes()
-        )?;
+        ))?;
         let result = self.walk(|step| match step {
-            Step::Region { start, end } => {
-                writeln!(
-                    out,
-                    "region at +{:#x}, blocks end at +{:#x}",
-                    start - base,
-                    end - base
-                )
-            }
+            Step::Region { start, end } => map.line(format_args!(
+                "region at +{:#x}, blocks end at +{:#x}",
+                map.offset(start),
+                map.offset(end)
+            )),
             Step::Block {
                 header,
                 tag,
                 size,
                 span,
             } => {
-                let at = header as usize - base;
+                let at = header as usize;
                 match tag {
-                    Tag::Live => writeln!(out, "  +{at:#07x}  live    {size:>6} B  (span {span})")?,
-                    Tag::Freed => writeln!(
-                        out,
-                        "  +{at:#07x}  freed   {size:>6} B  (span {span}, lost)"
-                    )?,
-                    Tag::Padding => writeln!(out, "  +{at:#07x}  padding {span:>6} B")?,
+                    Tag::Live => {
+                        map.block(at, format_args!("live    {size:>6} B  (span {span})"))?
+                    }
+                    Tag::Freed => {
+                        map.block(at, format_args!("freed   {size:>6} B  (span {span}, lost)"))?
+                    }
+                    Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
                 }
                 if header == self.last {
-                    writeln!(
-                        out,
+                    map.line(format_args!(
                         "             ^ most recent: freeing it moves the bump back"
-                    )?;
+                    ))?;
                 }
                 Ok(())
             }
         });
         if let Err(e) = result {
-            writeln!(out, "  !! {e}")?;
+            map.line(format_args!("  !! {e}"))?;
         }
         if !self.current.is_null() {
-            writeln!(
-                out,
+            map.line(format_args!(
                 "bump at +{:#x}; {} bytes free before the end at +{:#x}",
-                self.bump as usize - base,
+                map.offset(self.bump as usize),
                 self.end as usize - self.bump as usize,
-                self.end as usize - base
-            )?;
+                map.offset(self.end as usize)
+            ))?;
         }
-        Ok(())
+        map.flush()
     }
 }

@@ -14,7 +14,8 @@ fn requests_round_up_to_a_class() {
     for (size, class) in [(1, 16), (17, 64), (65, 256), (1000, 1024), (5000, 5008)] {
         let p = heap.malloc(size);
         // SAFETY: `p` is live.
-        assert_eq!(unsafe { heap.usable_size(p) }, class, "usable size of malloc({size})");
+        let usable = unsafe { heap.usable_size(p) };
+        assert_eq!(usable, class, "usable size of malloc({size})");
     }
     heap.check().unwrap();
 }

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use malloc_core::{Break, HeapError};
+use malloc_core::{Break, HeapError, MapWriter};
 
 use crate::block::{HEADER, Header, Tag};
 use crate::free_list::FreeList;
@@ -170,77 +170,75 @@ impl<S: Break> Heap<S> {
 
     /// The heap map: regions and blocks, offsets from the first region.
     pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
-        let base = self.first as usize;
         let stats = self.source.stats();
-        writeln!(
-            out,
+        let mut map = MapWriter::new(out, self.first as usize);
+        map.line(format_args!(
             "splitting allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
             self.tally.live_blocks(),
             self.tally.live_bytes()
-        )?;
-        write!(out, "free lists:")?;
-        for (list, class) in self.free.iter().zip(CLASSES) {
-            write!(out, " {class}: {},", list.len())?;
-        }
-        writeln!(out, " large: {}", self.large_free.len())?;
+        ))?;
+        map.line(format_args!(
+            "free lists: 16: {}, 64: {}, 256: {}, 1024: {}, large: {}",
+            self.free[0].len(),
+            self.free[1].len(),
+            self.free[2].len(),
+            self.free[3].len(),
+            self.large_free.len()
+        ))?;
         let result = self.walk(|step| match step {
-            Step::Region { start, end } => {
-                writeln!(
-                    out,
-                    "region at +{:#x}, blocks end at +{:#x}",
-                    start - base,
-                    end - base
-                )
-            }
+            Step::Region { start, end } => map.line(format_args!(
+                "region at +{:#x}, blocks end at +{:#x}",
+                map.offset(start),
+                map.offset(end)
+            )),
             Step::Block {
                 header,
                 tag,
                 size,
                 span,
             } => {
-                let at = header as usize - base;
+                let at = header as usize;
                 // A block in a bucket shows its class; a large one its size.
                 let class = match class_of(size) {
                     Some(c) if span == HEADER + CLASSES[c] => CLASSES[c],
                     _ => span - HEADER,
                 };
                 match tag {
-                    Tag::Live => writeln!(out, "  +{at:#07x}  live    {size:>6} B in {class:>6}")?,
-                    Tag::Freed => writeln!(out, "  +{at:#07x}  free           in {class:>6}")?,
-                    Tag::Padding => writeln!(out, "  +{at:#07x}  padding {span:>6} B")?,
+                    Tag::Live => {
+                        map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?
+                    }
+                    Tag::Freed => map.block(at, format_args!("free           in {class:>6}"))?,
+                    Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
                 }
                 if header == self.last {
-                    writeln!(
-                        out,
+                    map.line(format_args!(
                         "             ^ most recent: freeing it moves the bump back"
-                    )?;
+                    ))?;
                 }
                 Ok(())
             }
             Step::BucketTail { start, end, class } => {
-                let (span, at) = (HEADER + CLASSES[class], start - base);
-                let blocks = (end - start) / span;
-                writeln!(
-                    out,
-                    "  +{at:#07x}  bucket of {:>4}: {blocks} blocks not handed out yet",
+                let blocks = (end - start) / (HEADER + CLASSES[class]);
+                map.line(format_args!(
+                    "  +{:#07x}  bucket of {:>4}: {blocks} blocks not handed out yet",
+                    map.offset(start),
                     CLASSES[class]
-                )
+                ))
             }
         });
         if let Err(e) = result {
-            writeln!(out, "  !! {e}")?;
+            map.line(format_args!("  !! {e}"))?;
         }
         if !self.current.is_null() {
-            writeln!(
-                out,
+            map.line(format_args!(
                 "bump at +{:#x}; {} bytes free before the end at +{:#x}",
-                self.bump as usize - base,
+                map.offset(self.bump as usize),
                 self.end as usize - self.bump as usize,
-                self.end as usize - base
-            )?;
+                map.offset(self.end as usize)
+            ))?;
         }
-        Ok(())
+        map.flush()
     }
 }

@@ -16,7 +16,11 @@ fn freed_big_blocks_serve_small_requests() {
         assert!(!heap.malloc(64).is_null());
     }
     heap.check().unwrap();
-    assert_eq!(heap.stats().heap_bytes, before, "no new memory: the 1024s were split");
+    assert_eq!(
+        heap.stats().heap_bytes,
+        before,
+        "no new memory: the 1024s were split"
+    );
 }
 
 #[test]

@@ -21,6 +21,7 @@
 //! # Map
 //!
 //! - [`malloc`](mod@malloc): the trait, its default methods and [`HeapError`].
+//! - [`map`]: drawing heap maps as text.
 //! - [`os`]: every system call the workbook makes, and nothing else.
 //! - [`source`]: the real and the simulated break.
 //! - [`stats`]: counters every stage keeps.
@@ -33,6 +34,7 @@
 pub mod global;
 pub mod lock;
 pub mod malloc;
+pub mod map;
 pub mod os;
 pub mod source;
 pub mod stats;
@@ -41,6 +43,7 @@ pub mod system;
 pub use global::GlobalMalloc;
 pub use lock::{Lock, LockGuard};
 pub use malloc::{ALIGN, HeapError, MAX_REQUEST, Malloc, align_up};
+pub use map::MapWriter;
 pub use source::{Break, RealBreak, SimBreak, SourceStats};
 pub use stats::{Stats, Tally};
 pub use system::SystemMalloc;
