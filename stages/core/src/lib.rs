@@ -24,6 +24,7 @@
 //! - [`map`]: drawing heap maps as text.
 //! - [`os`]: every system call the workbook makes, and nothing else.
 //! - [`source`]: the real and the simulated break.
+//! - [`pages`]: mapped pages for large blocks, real and simulated.
 //! - [`stats`]: counters every stage keeps.
 //! - [`lock`]: a spin lock that never allocates.
 //! - [`global`]: the adapter that makes any stage a `#[global_allocator]`.
@@ -36,6 +37,7 @@ pub mod lock;
 pub mod malloc;
 pub mod map;
 pub mod os;
+pub mod pages;
 pub mod source;
 pub mod stats;
 pub mod system;
@@ -44,6 +46,7 @@ pub use global::GlobalMalloc;
 pub use lock::{Lock, LockGuard};
 pub use malloc::{ALIGN, HeapError, MAX_REQUEST, Malloc, align_up};
 pub use map::MapWriter;
+pub use pages::{Pages, RealPages, SimPages};
 pub use source::{Break, RealBreak, SimBreak, SourceStats};
 pub use stats::{Stats, Tally};
 pub use system::SystemMalloc;

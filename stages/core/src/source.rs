@@ -35,15 +35,22 @@ impl SourceStats {
         }
     }
 
-    fn grew(&mut self, bytes: usize) {
+    pub(crate) fn grew(&mut self, bytes: usize) {
         self.bytes += bytes;
         self.peak = self.peak.max(self.bytes);
         self.grow_calls += 1;
     }
 
-    fn shrank(&mut self, bytes: usize) {
+    pub(crate) fn shrank(&mut self, bytes: usize) {
         self.bytes -= bytes;
         self.shrink_calls += 1;
+    }
+
+    /// A resize from `old` to `new` bytes, counted as one growing call.
+    pub(crate) fn resized(&mut self, old: usize, new: usize) {
+        self.bytes = self.bytes - old + new;
+        self.peak = self.peak.max(self.bytes);
+        self.grow_calls += 1;
     }
 }
 

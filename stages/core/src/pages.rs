@@ -1,0 +1,196 @@
+//! Mapped pages: the second memory source, for large blocks (stage 5 on).
+//!
+//! A large block gets a mapping of its own, so that `free` can give it back
+//! to the OS at once with `munmap`. [`RealPages`] calls the kernel;
+//! [`SimPages`] hands out pages from one private reserved region, so that
+//! tests see the same addresses every run and can make mapping fail.
+
+use core::ptr::NonNull;
+
+use crate::{SourceStats, align_up, os};
+
+/// Where mapped memory comes from. Lengths are whole pages
+/// ([`PAGE`](Pages::PAGE)); the caller rounds up.
+pub trait Pages: Send {
+    /// The page size these sources work in.
+    const PAGE: usize = 4096;
+
+    /// Maps `bytes` of zeroed memory. `None`: out of memory.
+    fn map(&mut self, bytes: usize) -> Option<NonNull<u8>>;
+
+    /// Unmaps `bytes` at `ptr` (all or part of a mapping).
+    ///
+    /// # Safety
+    ///
+    /// The range was mapped by this source and nothing uses it any more.
+    unsafe fn unmap(&mut self, ptr: NonNull<u8>, bytes: usize);
+
+    /// Resizes the mapping at `ptr` from `old` to `new` bytes, moving it if
+    /// needed; the contents are kept up to the smaller size. `None`: out of
+    /// memory, and the old mapping is untouched.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` and `old` describe a whole mapping made by this source; after
+    /// success only the returned range may be used.
+    unsafe fn remap(&mut self, ptr: NonNull<u8>, old: usize, new: usize) -> Option<NonNull<u8>>;
+
+    /// What the source has done so far.
+    fn stats(&self) -> SourceStats;
+}
+
+/// Pages from the kernel: `mmap`, `munmap` and `mremap`.
+pub struct RealPages {
+    stats: SourceStats,
+}
+
+impl RealPages {
+    /// A source that has mapped nothing yet (usable in a `static`).
+    pub const fn new() -> Self {
+        RealPages {
+            stats: SourceStats::new(),
+        }
+    }
+}
+
+impl Default for RealPages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pages for RealPages {
+    fn map(&mut self, bytes: usize) -> Option<NonNull<u8>> {
+        let ptr = os::map(bytes, false)?;
+        self.stats.grew(bytes);
+        Some(ptr)
+    }
+
+    unsafe fn unmap(&mut self, ptr: NonNull<u8>, bytes: usize) {
+        // SAFETY: the caller promises the range is ours and unused.
+        unsafe { os::unmap(ptr, bytes) };
+        self.stats.shrank(bytes);
+    }
+
+    unsafe fn remap(&mut self, ptr: NonNull<u8>, old: usize, new: usize) -> Option<NonNull<u8>> {
+        // SAFETY: the caller promises this is a whole mapping of ours.
+        let moved = unsafe { os::remap(ptr, old, new) }?;
+        self.stats.resized(old, new);
+        Some(moved)
+    }
+
+    fn stats(&self) -> SourceStats {
+        self.stats
+    }
+}
+
+/// Simulated mappings: pages handed out in order from one reserved region.
+///
+/// Addresses are never reused (like a fresh `mmap` that the kernel places
+/// after the last one), so maps and snapshots are the same on every run;
+/// unmapped pages are released with `MADV_DONTNEED`. A limit makes mapping
+/// fail past a number of mapped bytes, for out-of-memory tests.
+pub struct SimPages {
+    /// The mapping that holds the region (0 until reserved).
+    mapping: usize,
+    /// Bytes of the region handed out so far (never reused).
+    used: usize,
+    /// Mapping fails when `stats.bytes` would pass this.
+    limit: usize,
+    stats: SourceStats,
+}
+
+// SAFETY: the region belongs to this value alone; moving it to another
+// thread moves that ownership.
+unsafe impl Send for SimPages {}
+
+impl SimPages {
+    /// Address space reserved for the simulated mappings.
+    pub const CAPACITY: usize = 64 << 30;
+
+    /// A source that can map up to [`CAPACITY`](Self::CAPACITY) in all.
+    pub const fn new() -> Self {
+        Self::with_limit(Self::CAPACITY)
+    }
+
+    /// A source that fails to map past `limit` bytes mapped at once.
+    pub const fn with_limit(limit: usize) -> Self {
+        SimPages {
+            mapping: 0,
+            used: 0,
+            limit,
+            stats: SourceStats::new(),
+        }
+    }
+
+    /// Changes the limit from now on.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+}
+
+impl Default for SimPages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pages for SimPages {
+    fn map(&mut self, bytes: usize) -> Option<NonNull<u8>> {
+        let bytes = align_up(bytes.checked_add(Self::PAGE)?, Self::PAGE) - Self::PAGE;
+        if bytes > self.limit.saturating_sub(self.stats.bytes) || bytes > Self::CAPACITY - self.used
+        {
+            return None;
+        }
+        if self.mapping == 0 {
+            self.mapping = os::map(Self::CAPACITY, true)?.as_ptr() as usize;
+        }
+        let start = self.mapping + self.used;
+        self.used += bytes;
+        self.stats.grew(bytes);
+        NonNull::new(start as *mut u8)
+    }
+
+    unsafe fn unmap(&mut self, ptr: NonNull<u8>, bytes: usize) {
+        // SAFETY: the caller promises the range is ours and unused; pages
+        // read as zero afterwards, like a new mapping.
+        unsafe { os::discard(ptr, bytes) };
+        self.stats.shrank(bytes);
+    }
+
+    unsafe fn remap(&mut self, ptr: NonNull<u8>, old: usize, new: usize) -> Option<NonNull<u8>> {
+        if new <= old {
+            // SAFETY: the tail of a mapping of ours, no longer used.
+            unsafe { self.unmap(ptr.add(new), old - new) };
+            return Some(ptr);
+        }
+        // The last mapping can grow in place; others move, as with mremap.
+        if ptr.as_ptr() as usize + old == self.mapping + self.used {
+            let extra = self.map(new - old)?;
+            debug_assert_eq!(extra.as_ptr() as usize, ptr.as_ptr() as usize + old);
+            return Some(ptr);
+        }
+        let moved = self.map(new)?;
+        // SAFETY: two distinct mappings of ours, each at least `old` long.
+        unsafe {
+            core::ptr::copy_nonoverlapping(ptr.as_ptr(), moved.as_ptr(), old);
+            self.unmap(ptr, old);
+        }
+        // One mremap call, not an mmap and a munmap.
+        self.stats.shrink_calls -= 1;
+        Some(moved)
+    }
+
+    fn stats(&self) -> SourceStats {
+        self.stats
+    }
+}
+
+impl Drop for SimPages {
+    fn drop(&mut self) {
+        if let Some(mapping) = NonNull::new(self.mapping as *mut u8) {
+            // SAFETY: the region is ours and the heap using it is gone.
+            unsafe { os::unmap(mapping, Self::CAPACITY) };
+        }
+    }
+}
