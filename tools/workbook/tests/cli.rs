@@ -1,0 +1,103 @@
+//! The `workbook` binary, run as a learner runs it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the binary from the repository's root (where `traces/` is).
+fn workbook(args: &[&str]) -> Output {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Command::new(env!("CARGO_BIN_EXE_workbook"))
+        .args(args)
+        .current_dir(root)
+        .output()
+        .expect("the workbook binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn no_arguments_prints_the_course_map() {
+    let out = workbook(&[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("stage 1"), "{stdout}");
+    assert!(
+        stdout.contains("cargo workbook replay TRACE --stage N"),
+        "{stdout}"
+    );
+    // Not a terminal here, so no colour codes.
+    assert!(!stdout.contains('\x1b'), "{stdout}");
+}
+
+#[test]
+fn replays_a_sample_trace_on_stage_1() {
+    let out = workbook(&[
+        "replay",
+        "traces/small-churn.rep",
+        "--stage",
+        "1",
+        "--runs",
+        "1",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for word in [
+        "utilization",
+        "peak footprint",
+        "time vs system",
+        "stage 1 (bump)",
+    ] {
+        assert!(stdout.contains(word), "no {word:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn a_malformed_trace_names_its_line() {
+    let path = std::env::temp_dir().join(format!("workbook-bad-{}.rep", std::process::id()));
+    std::fs::write(&path, "0\n1\n2\n1\na 0 16\nq 0 16\n").unwrap();
+    let out = workbook(&["replay", path.to_str().unwrap(), "--stage", "1"]);
+    std::fs::remove_file(&path).unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr.contains("line 6: unknown op `q`"), "{stderr}");
+}
+
+#[test]
+fn a_trace_that_frees_a_dead_block_names_its_op() {
+    let path = std::env::temp_dir().join(format!("workbook-dead-{}.rep", std::process::id()));
+    std::fs::write(&path, "0\n1\n2\n1\na 0 16\nf 0\nf 0\n").unwrap();
+    let out = workbook(&["replay", path.to_str().unwrap(), "--stage", "1"]);
+    std::fs::remove_file(&path).unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.contains("op 3 frees id 0 which is not live"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_or_unbuilt_stage_is_a_clear_error() {
+    for (stage, expected) in [
+        ("9", "there is no stage 9"),
+        ("6", "stage 6 (threshold tuning) is not built yet"),
+    ] {
+        let out = workbook(&["replay", "traces/small-churn.rep", "--stage", stage]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(
+            stderr.contains("1 (bump)"),
+            "lists the built stages: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let out = workbook(&["replay", "traces/no-such-trace.rep", "--stage", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(text(&out.stderr).contains("cannot read traces/no-such-trace.rep"));
+}
