@@ -1,1 +1,127 @@
-//! x
+//! The conformance suite of the malloc workbook: one set of checks, run over
+//! every stage and every exercise.
+//!
+//! Every check is a plain generic function over [`Malloc`](malloc_core::Malloc)
+//! that returns what went wrong in words, so that the same function serves a
+//! `#[test]`, a mutant test (which expects it to fail), and the workbook CLI.
+//! The [`suite!`] macro turns them into one `#[test]` per check for an
+//! allocator:
+//!
+//! ```ignore
+//! conformance::suite!(stage1_sim, || stage1_bump::Bump::with_source(malloc_core::SimBreak::new()));
+//! ```
+//!
+//! - [`edge`]: the corner cases of the C API (`malloc(0)`, `realloc(p, 0)`,
+//!   calloc overflow, alignments, huge requests...).
+//! - [`differential`]: random sequences against the system malloc, shrunk to
+//!   a minimal `.rep` trace on failure.
+//! - [`threads`]: many threads through the `GlobalAlloc` adapter.
+//! - [`mutants`]: broken allocators the suite must reject.
+//! - [`fill`]: the fill patterns the checks rely on; [`ops`]: the random
+//!   operations.
+
+pub mod differential;
+pub mod edge;
+pub mod fill;
+pub mod mutants;
+pub mod ops;
+pub mod threads;
+
+// The macro names the core crate through this, so that a crate using
+// `suite!` needs no extra dependency.
+#[doc(hidden)]
+pub use malloc_core;
+
+/// Turns a check's result into a test verdict: panics with the message.
+pub fn pass(result: Result<(), String>) {
+    if let Err(problem) = result {
+        panic!("{problem}");
+    }
+}
+
+/// Instantiates the whole suite for one allocator: `suite!(name, make)`
+/// expands to `mod name { ... }` with one `#[test]` per check. `make` is a
+/// closure that returns a fresh allocator; each test calls it.
+///
+/// ```ignore
+/// conformance::suite!(stage1_sim, || stage1_bump::Bump::with_source(malloc_core::SimBreak::new()));
+/// conformance::suite!(stage1_real, || stage1_bump::Bump::new());
+/// ```
+#[macro_export]
+macro_rules! suite {
+    ($name:ident, $make:expr) => {
+        mod $name {
+            // `make` may name what the calling file imported.
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn make() -> impl $crate::malloc_core::Malloc {
+                ($make)()
+            }
+
+            #[test]
+            fn malloc_zero() {
+                $crate::pass($crate::edge::malloc_zero(&make()));
+            }
+            #[test]
+            fn free_null() {
+                $crate::pass($crate::edge::free_null(&make()));
+            }
+            #[test]
+            fn realloc_null() {
+                $crate::pass($crate::edge::realloc_null(&make()));
+            }
+            #[test]
+            fn realloc_to_zero() {
+                $crate::pass($crate::edge::realloc_to_zero(&make()));
+            }
+            #[test]
+            fn realloc_keeps_data() {
+                $crate::pass($crate::edge::realloc_keeps_data(&make()));
+            }
+            #[test]
+            fn calloc_zeroes() {
+                $crate::pass($crate::edge::calloc_zeroes(&make()));
+            }
+            #[test]
+            fn calloc_zeroes_reused() {
+                $crate::pass($crate::edge::calloc_zeroes_reused(&make()));
+            }
+            #[test]
+            fn calloc_overflow() {
+                $crate::pass($crate::edge::calloc_overflow(&make()));
+            }
+            #[test]
+            fn memalign_every_power() {
+                $crate::pass($crate::edge::memalign_every_power(&make()));
+            }
+            #[test]
+            fn memalign_rejects_bad_alignment() {
+                $crate::pass($crate::edge::memalign_rejects_bad_alignment(&make()));
+            }
+            #[test]
+            fn huge_requests_fail() {
+                $crate::pass($crate::edge::huge_requests_fail(&make()));
+            }
+            #[test]
+            fn usable_size_covers_request() {
+                $crate::pass($crate::edge::usable_size_covers_request(&make()));
+            }
+            #[test]
+            fn differential() {
+                $crate::pass($crate::differential::differential(
+                    make,
+                    $crate::differential::Config::from_env(),
+                ));
+            }
+            #[test]
+            fn threads() {
+                $crate::pass($crate::threads::threads(
+                    &$crate::malloc_core::GlobalMalloc(make()),
+                    4,
+                    50_000,
+                ));
+            }
+        }
+    };
+}

@@ -1,0 +1,174 @@
+//! Several threads share one allocator through the `GlobalAlloc` adapter,
+//! each running random allocations, reallocations and frees, and checking
+//! that its blocks keep their fill patterns.
+
+use std::alloc::{GlobalAlloc, Layout};
+
+use malloc_core::{GlobalMalloc, Malloc};
+
+use crate::fill;
+
+/// Runs `threads` threads of `ops` random operations each on `heap`, then
+/// checks the heap. The error names the thread and what went wrong.
+pub fn threads<M: Malloc>(
+    heap: &GlobalMalloc<M>,
+    threads: usize,
+    ops: usize,
+) -> Result<(), String> {
+    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| scope.spawn(move || worker(heap, thread, ops)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err("the thread panicked".into()))
+            })
+            .collect()
+    });
+    for (thread, result) in results.into_iter().enumerate() {
+        result.map_err(|problem| format!("thread {thread}: {problem}"))?;
+    }
+    heap.0
+        .check()
+        .map_err(|e| format!("after all threads finished: {e}"))
+}
+
+/// A block one thread holds.
+struct Held {
+    ptr: *mut u8,
+    layout: Layout,
+    id: usize,
+}
+
+/// At most this many blocks per thread, so that frees keep up.
+const MOST_HELD: usize = 500;
+
+/// Alignments a Rust program asks for; above 16 the adapter uses memalign.
+const ALIGNMENTS: &[usize] = &[1, 2, 4, 8, 16, 1, 8, 16, 32, 64, 128, 256, 4096];
+
+/// One thread's random work.
+fn worker<M: Malloc>(heap: &GlobalMalloc<M>, thread: usize, ops: usize) -> Result<(), String> {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (thread as u64 + 1).wrapping_mul(0x9E37_79B9));
+    let mut held: Vec<Held> = Vec::new();
+    let mut next_id = thread << 40;
+    for step in 0..ops {
+        let roll = rng.below(100);
+        if held.is_empty() || (roll < 45 && held.len() < MOST_HELD) {
+            let layout = random_layout(&mut rng);
+            let zeroed = rng.below(10) == 0;
+            // SAFETY: the layout has a non-zero size.
+            let ptr = unsafe {
+                if zeroed {
+                    heap.alloc_zeroed(layout)
+                } else {
+                    heap.alloc(layout)
+                }
+            };
+            check_new(ptr, layout, step)?;
+            if zeroed {
+                // SAFETY: a fresh block of `layout.size()` bytes.
+                unsafe { fill::check_zero(ptr, layout.size()) }
+                    .map_err(|wrong| format!("alloc_zeroed at step {step}: {wrong}"))?;
+            }
+            // SAFETY: a fresh block of `layout.size()` bytes.
+            unsafe { fill::fill(ptr, next_id, layout.size()) };
+            held.push(Held {
+                ptr,
+                layout,
+                id: next_id,
+            });
+            next_id += 1;
+        } else if roll < 80 || held.len() >= MOST_HELD {
+            let block = held.swap_remove(rng.below(held.len() as u64) as usize);
+            verify(&block, step)?;
+            // SAFETY: a live block allocated with this layout.
+            unsafe { heap.dealloc(block.ptr, block.layout) };
+        } else {
+            let index = rng.below(held.len() as u64) as usize;
+            let block = &mut held[index];
+            verify(block, step)?;
+            let new_size = random_size(&mut rng);
+            // SAFETY: a live block allocated with this layout; `new_size`
+            // is non-zero and small enough for a valid layout.
+            let ptr = unsafe { heap.realloc(block.ptr, block.layout, new_size) };
+            let layout = Layout::from_size_align(new_size, block.layout.align())
+                .map_err(|e| e.to_string())?;
+            check_new(ptr, layout, step)?;
+            let kept = fill::sampled_prefix(block.layout.size(), new_size);
+            (block.ptr, block.layout) = (ptr, layout);
+            // SAFETY: the block has `new_size` bytes, more than `kept` covers.
+            unsafe { fill::check(ptr, block.id, &kept) }
+                .map_err(|wrong| format!("realloc lost data at step {step}: {wrong}"))?;
+            // SAFETY: the block has `new_size` bytes.
+            unsafe { fill::fill(ptr, block.id, new_size) };
+        }
+        if step % 1000 == 0 {
+            for block in &held {
+                // SAFETY: a live block of at least `layout.size()` bytes.
+                unsafe { fill::check(block.ptr, block.id, &fill::edges(block.layout.size())) }
+                    .map_err(|wrong| format!("at step {step}: {wrong}"))?;
+            }
+        }
+    }
+    for block in held {
+        verify(&block, ops)?;
+        // SAFETY: a live block allocated with this layout.
+        unsafe { heap.dealloc(block.ptr, block.layout) };
+    }
+    Ok(())
+}
+
+/// A fresh pointer is non-null and aligned as its layout asks.
+fn check_new(ptr: *mut u8, layout: Layout, step: usize) -> Result<(), String> {
+    if ptr.is_null() {
+        return Err(format!(
+            "allocating {layout:?} returned null at step {step}"
+        ));
+    }
+    if ptr as usize % layout.align() != 0 {
+        return Err(format!(
+            "{ptr:p} for {layout:?} is misaligned at step {step}"
+        ));
+    }
+    Ok(())
+}
+
+/// A held block still holds its pattern.
+fn verify(block: &Held, step: usize) -> Result<(), String> {
+    // SAFETY: a live block of `layout.size()` bytes.
+    unsafe { fill::check(block.ptr, block.id, &fill::sampled(block.layout.size())) }
+        .map_err(|wrong| format!("at step {step}: {wrong}"))
+}
+
+fn random_layout(rng: &mut Rng) -> Layout {
+    let align = ALIGNMENTS[rng.below(ALIGNMENTS.len() as u64) as usize];
+    let size = random_size(rng);
+    Layout::from_size_align(size, align).expect("small sizes and powers of two make valid layouts")
+}
+
+/// Mostly small sizes, sometimes a few KiB, rarely a large block.
+fn random_size(rng: &mut Rng) -> usize {
+    let size = match rng.below(100) {
+        0..=69 => 1 + rng.below(256),
+        70..=96 => 257 + rng.below(4096),
+        97..=98 => 4096 + rng.below(64 << 10),
+        _ => 128 << 10 | rng.below(64 << 10),
+    };
+    size as usize
+}
+
+/// A small, fast random number generator (xorshift64*): the threads need
+/// speed and reproducibility, not proptest's shrinking.
+struct Rng(u64);
+
+impl Rng {
+    /// A number below `n` (n > 0).
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
