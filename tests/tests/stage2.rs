@@ -1,0 +1,11 @@
+//! Stage 2 (buckets) against the whole suite, on a simulated break (also
+//! with foreign gaps) and on the real program break.
+
+use malloc_core::{Malloc, SimBreak};
+use stage2_buckets::Buckets;
+
+conformance::suite!(sim, || Buckets::with_source(SimBreak::new()));
+conformance::suite!(sim_foreign_gaps, || Buckets::with_source(
+    SimBreak::new().with_foreign_gaps(3)
+));
+conformance::suite!(real_break, Buckets::new);

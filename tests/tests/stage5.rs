@@ -1,0 +1,12 @@
+//! Stage 5 (mmap) against the whole suite, on simulated sources (also with
+//! foreign gaps in the break) and on the real break and mmap.
+
+use malloc_core::{Malloc, SimBreak, SimPages};
+use stage5_mmap::Mmap;
+
+conformance::suite!(sim, || Mmap::with_sources(SimBreak::new(), SimPages::new()));
+conformance::suite!(sim_foreign_gaps, || Mmap::with_sources(
+    SimBreak::new().with_foreign_gaps(3),
+    SimPages::new()
+));
+conformance::suite!(real, Mmap::new);
