@@ -17,12 +17,17 @@
 //!   a minimal `.rep` trace on failure.
 //! - [`threads`]: many threads through the `GlobalAlloc` adapter.
 //! - [`mutants`]: broken allocators the suite must reject.
+//! - [`lessons`]: each stage's idea, as a check its predecessor fails.
+//! - [`faults`]: running out of memory; the fixed sequence of the heap
+//!   map snapshots.
 //! - [`fill`]: the fill patterns the checks rely on; [`ops`]: the random
 //!   operations.
 
 pub mod differential;
 pub mod edge;
+pub mod faults;
 pub mod fill;
+pub mod lessons;
 pub mod mutants;
 pub mod ops;
 pub mod threads;

@@ -1,7 +1,7 @@
 //! Stage 3 (free lists) against the whole suite, on a simulated break (also
 //! with foreign gaps) and on the real program break.
 
-use malloc_core::{Malloc, SimBreak};
+use malloc_core::SimBreak;
 use stage3_freelist::FreeLists;
 
 conformance::suite!(sim, || FreeLists::with_source(SimBreak::new()));
@@ -9,3 +9,10 @@ conformance::suite!(sim_foreign_gaps, || FreeLists::with_source(
     SimBreak::new().with_foreign_gaps(3)
 ));
 conformance::suite!(real_break, FreeLists::new);
+
+/// The picture the book shows of this stage's heap after the fixed sequence.
+#[test]
+fn heap_map_after_fixed_sequence() {
+    let heap = FreeLists::with_source(SimBreak::new());
+    insta::assert_snapshot!(conformance::faults::fixed_sequence(&heap));
+}

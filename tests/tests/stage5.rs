@@ -1,7 +1,7 @@
 //! Stage 5 (mmap) against the whole suite, on simulated sources (also with
 //! foreign gaps in the break) and on the real break and mmap.
 
-use malloc_core::{Malloc, SimBreak, SimPages};
+use malloc_core::{SimBreak, SimPages};
 use stage5_mmap::Mmap;
 
 conformance::suite!(sim, || Mmap::with_sources(SimBreak::new(), SimPages::new()));
@@ -10,3 +10,10 @@ conformance::suite!(sim_foreign_gaps, || Mmap::with_sources(
     SimPages::new()
 ));
 conformance::suite!(real, Mmap::new);
+
+/// The picture the book shows of this stage's heap after the fixed sequence.
+#[test]
+fn heap_map_after_fixed_sequence() {
+    let heap = Mmap::with_sources(SimBreak::new(), SimPages::new());
+    insta::assert_snapshot!(conformance::faults::fixed_sequence(&heap));
+}

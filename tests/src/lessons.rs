@@ -1,0 +1,151 @@
+//! The lessons: each stage's one idea, as a check that the stage passes and
+//! the stage before it fails, with the numbers that show the difference.
+//!
+//! Every lesson returns `Ok(figures)` or `Err(figures)`: the same words
+//! either way, so a test can print why a stage passed or failed.
+
+use malloc_core::Malloc;
+
+/// Stage 2 over stage 1: a `realloc` that grows inside a size class moves
+/// no data. Stage 1 has no classes, so growing a block that is not the most
+/// recent one moves it.
+pub fn realloc_inside_a_class<M: Malloc>(heap: &M) -> Result<String, String> {
+    let block = heap.malloc(17);
+    let neighbour = heap.malloc(17); // so `block` is not the most recent
+    // SAFETY: `block` and `neighbour` are live blocks of `heap`.
+    let (usable, grown) = unsafe {
+        let usable = heap.usable_size(block);
+        block.write_bytes(0x5a, 17);
+        let grown = heap.realloc(block, 60);
+        (usable, grown)
+    };
+    // SAFETY: `grown` is live with at least 60 bytes; both are freed once.
+    let kept = unsafe { *grown.add(16) == 0x5a };
+    let figures = format!(
+        "usable_size(malloc(17)) = {usable}; realloc to 60 bytes {} (data kept: {kept})",
+        if grown == block {
+            "stayed in place"
+        } else {
+            "moved the block"
+        }
+    );
+    // SAFETY: live blocks of `heap`, freed once.
+    unsafe {
+        heap.free(grown);
+        heap.free(neighbour);
+    }
+    if grown == block && kept {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}
+
+/// Stage 3 over stage 2: a churn of `pairs` malloc/free pairs of mixed
+/// small sizes keeps the footprint flat: freed blocks are used again.
+pub fn churn_keeps_footprint_flat<M: Malloc>(heap: &M, pairs: usize) -> Result<String, String> {
+    let sizes = [16, 24, 40, 64, 100, 200, 256, 500, 1000, 1024];
+    let mut footprint_after_warmup = 0;
+    for i in 0..pairs {
+        let p = heap.malloc(sizes[i % sizes.len()]);
+        if p.is_null() {
+            return Err(format!("malloc failed after {i} pairs"));
+        }
+        // SAFETY: `p` is a live block of `heap`.
+        unsafe { heap.free(p) };
+        if i == 1000 {
+            footprint_after_warmup = heap.stats().footprint();
+        }
+    }
+    let footprint = heap.stats().footprint();
+    let figures = format!(
+        "footprint after 1000 pairs: {footprint_after_warmup} bytes; after {pairs} pairs: {footprint} bytes"
+    );
+    // Flat: no more than a little above where it stood after the warm-up.
+    if footprint <= footprint_after_warmup + 256 * 1024 {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}
+
+/// Stage 4 over stage 3: after 10,000 blocks of 1024 bytes are freed,
+/// 40,000 blocks of 64 bytes fit in that memory: no new memory from the OS.
+pub fn phase_change_takes_no_new_memory<M: Malloc>(heap: &M) -> Result<String, String> {
+    let big: Vec<_> = (0..10_000).map(|_| heap.malloc(1024)).collect();
+    if big.iter().any(|p| p.is_null()) {
+        return Err("malloc(1024) failed".into());
+    }
+    for &p in &big {
+        // SAFETY: live blocks of `heap`, freed once.
+        unsafe { heap.free(p) };
+    }
+    let before = heap.stats().footprint();
+    let small: Vec<_> = (0..40_000).map(|_| heap.malloc(64)).collect();
+    let after = heap.stats().footprint();
+    for &p in &small {
+        // SAFETY: live blocks of `heap` (or null), freed once.
+        unsafe { heap.free(p) };
+    }
+    let figures = format!(
+        "footprint after freeing 10,000 × 1024: {before} bytes; after 40,000 × 64: {after} bytes (+{})",
+        after - before
+    );
+    if after <= before {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}
+
+/// Stage 5 over stage 4: a freed 10 MiB block leaves the footprint.
+pub fn big_block_goes_back<M: Malloc>(heap: &M) -> Result<String, String> {
+    let small = heap.malloc(100);
+    let before = heap.stats().footprint();
+    let big = heap.malloc(10 << 20);
+    if big.is_null() {
+        return Err("malloc(10 MiB) failed".into());
+    }
+    let during = heap.stats().footprint();
+    // SAFETY: live blocks of `heap`, freed once.
+    unsafe {
+        heap.free(big);
+        heap.free(small);
+    }
+    let after = heap.stats().footprint();
+    let figures = format!(
+        "footprint before: {before} bytes; with 10 MiB: {during}; after free: {after} (+{})",
+        after.saturating_sub(before)
+    );
+    if after <= before {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}
+
+/// Stage 6 over stage 5: `rounds` rounds of malloc+free of 256 KiB. A fixed
+/// threshold maps and unmaps every round; a dynamic one maps once and then
+/// reuses heap memory.
+pub fn no_syscall_storm<M: Malloc>(heap: &M, rounds: usize) -> Result<String, String> {
+    let before = heap.stats().syscalls();
+    for _ in 0..rounds {
+        let p = heap.malloc(256 << 10);
+        if p.is_null() {
+            return Err("malloc(256 KiB) failed".into());
+        }
+        // SAFETY: `p` is a live block of `heap`; touching it is what real
+        // programs do (and what makes a fresh mapping cost page faults).
+        unsafe {
+            p.write(1);
+            heap.free(p);
+        }
+    }
+    let calls = heap.stats().syscalls() - before;
+    let figures = format!("{rounds} rounds of malloc+free of 256 KiB made {calls} system calls");
+    if calls <= 8 {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}

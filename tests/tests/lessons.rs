@@ -1,0 +1,57 @@
+//! Each stage's lesson, run on the stage and on the stage before it: the
+//! stage must pass and its predecessor fail, with the figures that show it.
+
+use conformance::lessons;
+use malloc_core::{SimBreak, SimPages};
+use stage1_bump::Bump;
+use stage2_buckets::Buckets;
+use stage3_freelist::FreeLists;
+use stage4_split::Split;
+use stage5_mmap::Mmap;
+
+/// Asserts that `stage` learned the lesson and `before` did not.
+fn learned(lesson: &str, stage: Result<String, String>, before: Result<String, String>) {
+    match (&stage, &before) {
+        (Ok(now), Err(then)) => println!("{lesson}\n  before: {then}\n  now:    {now}"),
+        _ => panic!(
+            "{lesson}: expected the stage to pass and the one before to fail\n  stage:  {stage:?}\n  before: {before:?}"
+        ),
+    }
+}
+
+#[test]
+fn stage2_realloc_inside_a_class_moves_nothing() {
+    learned(
+        "stage 2 over 1: realloc inside a class",
+        lessons::realloc_inside_a_class(&Buckets::with_source(SimBreak::new())),
+        lessons::realloc_inside_a_class(&Bump::with_source(SimBreak::new())),
+    );
+}
+
+#[test]
+fn stage3_churn_keeps_the_footprint_flat() {
+    let pairs = 1_000_000;
+    learned(
+        "stage 3 over 2: churn of 1,000,000 malloc/free pairs",
+        lessons::churn_keeps_footprint_flat(&FreeLists::with_source(SimBreak::new()), pairs),
+        lessons::churn_keeps_footprint_flat(&Buckets::with_source(SimBreak::new()), pairs),
+    );
+}
+
+#[test]
+fn stage4_phase_change_takes_no_new_memory() {
+    learned(
+        "stage 4 over 3: 10,000 × 1024 freed, then 40,000 × 64",
+        lessons::phase_change_takes_no_new_memory(&Split::with_source(SimBreak::new())),
+        lessons::phase_change_takes_no_new_memory(&FreeLists::with_source(SimBreak::new())),
+    );
+}
+
+#[test]
+fn stage5_a_freed_big_block_goes_back() {
+    learned(
+        "stage 5 over 4: malloc and free 10 MiB",
+        lessons::big_block_goes_back(&Mmap::with_sources(SimBreak::new(), SimPages::new())),
+        lessons::big_block_goes_back(&Split::with_source(SimBreak::new())),
+    );
+}
