@@ -149,3 +149,28 @@ pub fn no_syscall_storm<M: Malloc>(heap: &M, rounds: usize) -> Result<String, St
         Err(figures)
     }
 }
+
+/// Stage 6 over stage 5: a burst of allocations, freed in reverse order,
+/// goes back to the OS once the free top passes the trim threshold.
+pub fn burst_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
+    let first = heap.malloc(100);
+    let before = heap.stats().heap_bytes;
+    let burst: Vec<_> = (0..1000).map(|_| heap.malloc(5000)).collect();
+    let peak = heap.stats().heap_bytes;
+    for &p in burst.iter().rev() {
+        // SAFETY: live blocks of `heap` (or null), freed once.
+        unsafe { heap.free(p) };
+    }
+    let after = heap.stats().heap_bytes;
+    // SAFETY: a live block of `heap`.
+    unsafe { heap.free(first) };
+    let figures =
+        format!("heap before the burst: {before} bytes; at its peak: {peak}; after: {after}");
+    // Back to within 256 KiB of where it started (the trim threshold and the
+    // top pad stay).
+    if after <= before + 256 * 1024 {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}

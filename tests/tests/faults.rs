@@ -45,3 +45,10 @@ fn stage5_out_of_memory_in_both_sources() {
         stage5_mmap::Mmap::with_sources(SimBreak::with_limit(LIMIT), SimPages::with_limit(LIMIT));
     pass(out_of_memory(&heap, 2 * LIMIT));
 }
+
+#[test]
+fn stage6_out_of_memory_in_both_sources() {
+    let heap =
+        stage6_tuned::Tuned::with_sources(SimBreak::with_limit(LIMIT), SimPages::with_limit(LIMIT));
+    pass(out_of_memory(&heap, 2 * LIMIT));
+}

@@ -8,6 +8,7 @@ use stage2_buckets::Buckets;
 use stage3_freelist::FreeLists;
 use stage4_split::Split;
 use stage5_mmap::Mmap;
+use stage6_tuned::Tuned;
 
 /// Asserts that `stage` learned the lesson and `before` did not.
 fn learned(lesson: &str, stage: Result<String, String>, before: Result<String, String>) {
@@ -53,5 +54,30 @@ fn stage5_a_freed_big_block_goes_back() {
         "stage 5 over 4: malloc and free 10 MiB",
         lessons::big_block_goes_back(&Mmap::with_sources(SimBreak::new(), SimPages::new())),
         lessons::big_block_goes_back(&Split::with_source(SimBreak::new())),
+    );
+}
+
+#[test]
+fn stage6_no_syscall_storm_for_256_kib() {
+    let rounds = 10_000;
+    learned(
+        "stage 6 over 5: 10,000 rounds of malloc+free of 256 KiB",
+        lessons::no_syscall_storm(
+            &Tuned::with_sources(SimBreak::new(), SimPages::new()),
+            rounds,
+        ),
+        lessons::no_syscall_storm(
+            &Mmap::with_sources(SimBreak::new(), SimPages::new()),
+            rounds,
+        ),
+    );
+}
+
+#[test]
+fn stage6_trims_the_top_after_a_burst() {
+    learned(
+        "stage 6 over 5: a burst of 1,000 × 5000 bytes, freed in reverse",
+        lessons::burst_is_trimmed(&Tuned::with_sources(SimBreak::new(), SimPages::new())),
+        lessons::burst_is_trimmed(&Mmap::with_sources(SimBreak::new(), SimPages::new())),
     );
 }

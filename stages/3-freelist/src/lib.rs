@@ -432,4 +432,14 @@ unsafe impl<S: Break> Malloc for FreeLists<S> {
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         self.heap.lock().map(out)
     }
+
+    fn lock_for_fork(&self) {
+        self.heap.acquire();
+    }
+
+    unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller matches this with `lock_for_fork`, which took
+        // the lock and keeps no guard.
+        unsafe { self.heap.release() }
+    }
 }

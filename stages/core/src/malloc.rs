@@ -143,4 +143,18 @@ pub unsafe trait Malloc: Sync {
     /// Writes a picture of the heap as text, one line per block or run of
     /// blocks, with addresses as offsets from the heap's start.
     fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result;
+
+    /// Takes the allocator's lock and keeps it, so that `fork` copies the heap
+    /// in a consistent state (a `pthread_atfork` prepare handler). The
+    /// default does nothing, for allocators without a lock of their own.
+    fn lock_for_fork(&self) {}
+
+    /// Releases the lock [`lock_for_fork`](Self::lock_for_fork) took (in the
+    /// parent and in the child after `fork`).
+    ///
+    /// # Safety
+    ///
+    /// `lock_for_fork` was called before, in this process or in the parent
+    /// that forked it, and this is the one matching release.
+    unsafe fn unlock_after_fork(&self) {}
 }

@@ -13,22 +13,25 @@ use core::fmt::{self, Write};
 /// The longest block description kept for comparison (longer ones are cut).
 const LINE: usize = 96;
 
-/// A block description, kept without allocating.
+/// A short line of text, built with `write!` without allocating (longer
+/// text is cut).
 #[derive(Clone, Copy)]
-struct Text {
+pub struct Line {
     bytes: [u8; LINE],
     len: usize,
 }
 
-impl Text {
-    const fn new() -> Self {
-        Text {
+impl Line {
+    /// An empty line.
+    pub const fn new() -> Self {
+        Line {
             bytes: [0; LINE],
             len: 0,
         }
     }
 
-    fn as_str(&self) -> &str {
+    /// The text written so far.
+    pub fn as_str(&self) -> &str {
         // Cut on a character boundary, in case a long line was truncated.
         let mut len = self.len;
         while core::str::from_utf8(&self.bytes[..len]).is_err() {
@@ -38,7 +41,13 @@ impl Text {
     }
 }
 
-impl Write for Text {
+impl Default for Line {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Write for Line {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let n = s.len().min(LINE - self.len);
         self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
@@ -53,7 +62,7 @@ pub struct MapWriter<'a> {
     base: usize,
     /// The run being collected: its first address, description, length, and
     /// the address of its last block.
-    run: Option<(usize, Text, usize, usize)>,
+    run: Option<(usize, Line, usize, usize)>,
 }
 
 impl<'a> MapWriter<'a> {
@@ -68,7 +77,7 @@ impl<'a> MapWriter<'a> {
 
     /// One block at address `at`, described without its address.
     pub fn block(&mut self, at: usize, description: fmt::Arguments<'_>) -> fmt::Result {
-        let mut text = Text::new();
+        let mut text = Line::new();
         text.write_fmt(description)?;
         if let Some((_, run_text, count, last)) = &mut self.run
             && run_text.as_str() == text.as_str()

@@ -127,3 +127,25 @@ pub fn yield_now() {
     // SAFETY: sched_yield has no preconditions.
     unsafe { libc::sched_yield() };
 }
+
+/// The value of an environment variable, read without allocating.
+///
+/// The bytes live in the process's environment; a program that changes
+/// that variable later (`setenv`) may free them, so copy what you keep.
+pub fn getenv(name: &core::ffi::CStr) -> Option<&'static [u8]> {
+    // SAFETY: getenv with a NUL-terminated name returns null or a pointer
+    // to a NUL-terminated string in the environment.
+    let value = unsafe { libc::getenv(name.as_ptr()) };
+    if value.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null result of getenv is a NUL-terminated string.
+    Some(unsafe { core::ffi::CStr::from_ptr(value) }.to_bytes())
+}
+
+/// Writes `bytes` to stderr with one `write` call (no buffering, no
+/// allocation): for messages from inside an allocator.
+pub fn write_stderr(bytes: &[u8]) {
+    // SAFETY: writing initialized bytes from a slice to fd 2.
+    unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+}

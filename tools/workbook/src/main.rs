@@ -2,14 +2,16 @@
 //!
 //! Run it as `cargo workbook` (an alias in `.cargo/config.toml`). With no
 //! arguments it prints the course map; `replay` runs a trace on a stage and
-//! on the system malloc and compares them.
+//! on the system malloc and compares them; `run` runs a program on a stage.
 
 mod course;
 mod replay;
+mod run;
 mod stages;
 mod table;
 mod units;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,6 +41,21 @@ enum Command {
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
         runs: u16,
     },
+    /// Runs a program on a stage through LD_PRELOAD, passing its exit
+    /// status through: `cargo workbook run 3 -- python3 script.py`.
+    Run {
+        /// The stage to run on (see `cargo workbook`).
+        stage: u32,
+        /// Prints the allocator's counters on stderr at exit (WORKBOOK_STATS=1).
+        #[arg(long)]
+        stats: bool,
+        /// Records the program's allocations in FILE (.rep format).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// The program and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        program: Vec<OsString>,
+    },
 }
 
 /// Why a command failed, and so which exit code it gives.
@@ -60,6 +77,12 @@ fn main() -> ExitCode {
         Some(Command::Replay { trace, stage, runs }) => {
             replay::run(&trace, stage, usize::from(runs))
         }
+        Some(Command::Run {
+            stage,
+            stats,
+            trace,
+            program,
+        }) => run::run(stage, stats, trace, &program),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

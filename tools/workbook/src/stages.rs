@@ -71,7 +71,12 @@ pub const STAGES: &[Stage] = &[
         name: "threshold tuning",
         idea: "dynamic mmap threshold, trim threshold, growth step, finer classes",
         teaches: "choosing an allocator's knobs by measuring them",
-        new: None,
+        new: Some(|| {
+            Box::new(stage6_tuned::Tuned::with_sources(
+                SimBreak::new(),
+                SimPages::new(),
+            ))
+        }),
     },
 ];
 
