@@ -60,7 +60,7 @@ pub fn out_of_memory<M: Malloc>(heap: &M, limit: usize) -> Result<(), String> {
 pub fn fixed_sequence<M: Malloc>(heap: &M) -> String {
     let a = heap.malloc(10);
     let b = heap.malloc(100);
-    let c = heap.calloc(4, 16);
+    let c = heap.calloc(2, 8);
     let d = heap.memalign(256, 40);
     // SAFETY: live blocks of `heap`, each freed at most once.
     let live = unsafe {
@@ -69,7 +69,7 @@ pub fn fixed_sequence<M: Malloc>(heap: &M) -> String {
         let e = heap.malloc(5000);
         let f = heap.malloc(12); // stage 3 on: takes a's place
         heap.free(e);
-        let g = heap.malloc(48); // stage 4 on: splits e's block
+        let g = heap.malloc(48); // stage 4 on: splits b's old block
         let h = heap.malloc(200_000); // stage 5 on: a mapping of its own
         [b, c, d, f, g, h]
     };

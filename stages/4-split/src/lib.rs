@@ -254,21 +254,21 @@ impl<S: Break> Heap<S> {
             return header.cast::<u8>().wrapping_add(HEADER);
         }
         let span = HEADER + CLASSES[class];
-        // ANCHOR: split_bigger
-        if let Some(header) = self.take_bigger(class) {
-            // SAFETY: a block from a free list is ours and on no list now.
-            unsafe {
-                // Keep the rest of a big block whole; cut a bucket's worth.
-                self.split_off(header, BUCKET_BYTES / span * span);
-                self.split(header, span);
-                (*header).reuse(size);
-            }
-            self.tally.malloc(size);
-            return header.cast::<u8>().wrapping_add(HEADER);
-        }
-        // ANCHOR_END: split_bigger
         let bucket = self.buckets[class];
         if (bucket.end as usize) - (bucket.next as usize) < span {
+            // ANCHOR: split_bigger
+            if let Some(header) = self.take_bigger(class) {
+                // SAFETY: a block from a free list is ours and on no list now.
+                unsafe {
+                    // Keep the rest of a big block whole; cut a bucket's worth.
+                    self.split_off(header, BUCKET_BYTES / span * span);
+                    self.split(header, span);
+                    (*header).reuse(size);
+                }
+                self.tally.malloc(size);
+                return header.cast::<u8>().wrapping_add(HEADER);
+            }
+            // ANCHOR_END: split_bigger
             let bytes = BUCKET_BYTES / span * span;
             if !self.reserve(bytes) {
                 return ptr::null_mut();

@@ -405,22 +405,26 @@ impl<S: Break, P: Pages> Heap<S, P> {
             return header.cast::<u8>().wrapping_add(HEADER);
         }
         let span = HEADER + CLASSES[class];
-        // ANCHOR: split_bigger
-        if let Some(header) = self.take_bigger(class) {
-            // SAFETY: a block from a free list is ours and on no list now.
-            unsafe {
-                // Keep the rest of a big block whole; cut a bucket's worth.
-                self.split_off(header, BUCKET_BYTES / span * span);
-                self.split(header, span);
-                (*header).reuse(size);
-            }
-            self.tally.malloc(size);
-            return header.cast::<u8>().wrapping_add(HEADER);
-        }
-        // ANCHOR_END: split_bigger
         let bucket = self.buckets[class];
         if (bucket.end as usize) - (bucket.next as usize) < span {
+            // Split a bigger free block only when the break would have to
+            // grow: cutting blocks up scatters memory that whole blocks of
+            // their own class would have used (measured: see the book).
             let bytes = BUCKET_BYTES / span * span;
+            let room = (self.end as usize) - (self.bump as usize) >= bytes;
+            // ANCHOR: split_bigger
+            if !room && let Some(header) = self.take_bigger(class) {
+                // SAFETY: a block from a free list is ours and on no list now.
+                unsafe {
+                    // Keep the rest of a big block whole; cut a bucket's worth.
+                    self.split_off(header, BUCKET_BYTES / span * span);
+                    self.split(header, span);
+                    (*header).reuse(size);
+                }
+                self.tally.malloc(size);
+                return header.cast::<u8>().wrapping_add(HEADER);
+            }
+            // ANCHOR_END: split_bigger
             if !self.reserve(bytes) {
                 // The break cannot grow: a mapping will do.
                 return self.alloc_mapped(size, ALIGN);
