@@ -18,6 +18,9 @@ pub enum Tag {
     /// Handed out, with a mapping of its own (its span is the mapping's
     /// length).
     Mapped = 4,
+    /// Freed into a thread cache: free for the program, handed out for the
+    /// heap (see `cache`).
+    Cached = 5,
 }
 
 /// The 16 bytes before every payload.
@@ -35,6 +38,7 @@ pub struct Header {
 
 impl Header {
     /// A header for a block of `span` bytes holding `size` requested bytes.
+    #[inline]
     pub fn new(tag: Tag, size: usize, span: usize) -> Self {
         debug_assert!(span.is_multiple_of(ALIGN) && span >= HEADER);
         Header {
@@ -44,40 +48,47 @@ impl Header {
     }
 
     /// The header of the block whose payload starts at `payload`.
+    #[inline]
     pub fn of(payload: *mut u8) -> *mut Header {
         payload.wrapping_sub(HEADER).cast()
     }
 
     /// Header plus payload, in bytes.
+    #[inline]
     pub fn span(&self) -> usize {
         self.span_tag & !(ALIGN - 1)
     }
 
     /// The tag, or `None` if the low bits hold no valid tag (a stray write
     /// overwrote the header).
+    #[inline]
     pub fn tag(&self) -> Option<Tag> {
         match self.span_tag & (ALIGN - 1) {
             1 => Some(Tag::Live),
             2 => Some(Tag::Freed),
             3 => Some(Tag::Padding),
             4 => Some(Tag::Mapped),
+            5 => Some(Tag::Cached),
             _ => None,
         }
     }
 
     /// Makes a free block live again for `size` requested bytes, keeping
     /// its span.
+    #[inline]
     pub fn reuse(&mut self, size: usize) {
         self.size = size;
         self.set_tag(Tag::Live);
     }
 
     /// Changes the tag, keeping the span.
+    #[inline]
     pub fn set_tag(&mut self, tag: Tag) {
         self.span_tag = self.span() | tag as usize;
     }
 
     /// Bytes the caller may use.
+    #[inline]
     pub fn usable(&self) -> usize {
         self.span() - HEADER
     }

@@ -15,7 +15,8 @@ pub struct FreeList {
 }
 
 /// Where a free block keeps the link to the next one: its first payload word.
-fn link(header: *mut Header) -> *mut *mut Header {
+#[inline]
+pub fn link(header: *mut Header) -> *mut *mut Header {
     header.cast::<u8>().wrapping_add(HEADER).cast()
 }
 

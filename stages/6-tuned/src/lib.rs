@@ -27,6 +27,7 @@
 #![no_std]
 
 mod block;
+mod cache;
 mod free_list;
 mod map;
 pub mod settings;
@@ -41,6 +42,7 @@ use malloc_core::{
 };
 
 use block::{HEADER, Header, Region, Tag};
+use cache::Caches;
 use free_list::FreeList;
 use settings::MMAP_THRESHOLD_MAX;
 pub use settings::Settings;
@@ -58,6 +60,7 @@ pub const CLASSES: [usize; 20] = [
 /// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
 /// or `None` for a large request. Computed, not searched: this runs on
 /// every `malloc`.
+#[inline]
 pub fn class_of(size: usize) -> Option<usize> {
     if size <= 128 {
         return Some(size.saturating_sub(1) / 16);
@@ -98,6 +101,8 @@ struct Bucket {
 /// environment on first use.
 pub struct Tuned<S: Break = RealBreak, P: Pages = RealPages> {
     heap: Lock<Heap<S, P>>,
+    /// The fast path: each thread's few free small blocks, outside the lock.
+    caches: Caches,
 }
 
 impl Tuned<RealBreak, RealPages> {
@@ -124,6 +129,7 @@ impl<S: Break, P: Pages> Tuned<S, P> {
     /// variable on first use).
     pub const fn with_settings(source: S, pages: P, settings: Option<Settings>) -> Self {
         Tuned {
+            caches: Caches::new(),
             heap: Lock::new(Heap {
                 settings: match settings {
                     Some(settings) => settings,
@@ -651,16 +657,42 @@ fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
 // is never handed out twice because the bump only moves back over the most
 // recent block after it was freed.
 unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
+    // ANCHOR: fast_path
     fn malloc(&self, size: usize) -> *mut u8 {
+        // The fast path: a block this thread freed before, without the lock.
+        if let Some(class) = class_of(size)
+            && let Some(cache) = self.caches.mine()
+            && let Some(header) = cache.pop(class, size)
+        {
+            // SAFETY: a cached block is ours, and this thread's alone.
+            unsafe { (*header).reuse(size) };
+            return header.cast::<u8>().wrapping_add(HEADER);
+        }
         self.heap.lock().alloc(size, ALIGN)
     }
 
     unsafe fn free(&self, ptr: *mut u8) {
-        if !ptr.is_null() {
-            // SAFETY: the caller passes a live block of ours.
-            unsafe { self.heap.lock().free(ptr) }
+        if ptr.is_null() {
+            return;
         }
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        let block = unsafe { &mut *header };
+        let usable = block.usable();
+        if block.tag() == Some(Tag::Live)
+            && let Some(class) = class_of(usable)
+            && CLASSES[class] == usable
+            && let Some(cache) = self.caches.mine()
+            // SAFETY: the caller gives the block back; nobody uses it now.
+            && unsafe { cache.push(class, header, block.size) }
+        {
+            block.set_tag(Tag::Cached);
+            return;
+        }
+        // SAFETY: the caller passes a live block of ours.
+        unsafe { self.heap.lock().free(ptr) }
     }
+    // ANCHOR_END: fast_path
 
     unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
         if ptr.is_null() {
@@ -703,11 +735,19 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
 
     fn stats(&self) -> Stats {
         let heap = self.heap.lock();
-        heap.tally.stats(heap.source.stats(), heap.pages.stats())
+        let mut stats = heap.tally.stats(heap.source.stats(), heap.pages.stats());
+        // Add what the thread caches did without telling the heap.
+        let (mallocs, frees, bytes) = self.caches.totals();
+        stats.live_blocks = stats.live_blocks.wrapping_add(mallocs).wrapping_sub(frees);
+        stats.live_bytes = stats.live_bytes.wrapping_add(bytes);
+        stats.mallocs += mallocs as u64;
+        stats.frees += frees as u64;
+        stats
     }
 
     fn check(&self) -> Result<(), HeapError> {
-        self.heap.lock().check()
+        let (mallocs, frees, bytes) = self.caches.totals();
+        self.heap.lock().check((mallocs.wrapping_sub(frees), bytes))
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {

@@ -91,7 +91,10 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 
     /// The heap check: every block well formed, the counts agree.
-    pub(crate) fn check(&self) -> Result<(), HeapError> {
+    ///
+    /// `cached` is what the thread caches count (blocks, bytes): traffic the
+    /// heap's own counters did not see.
+    pub(crate) fn check(&self, cached: (usize, usize)) -> Result<(), HeapError> {
         let (mut live, mut bytes, mut freed) = (0, 0, 0);
         self.walk(|step| {
             if let Step::Block { tag, size, .. } = step {
@@ -105,7 +108,11 @@ impl<S: Break, P: Pages> Heap<S, P> {
         })?;
         self.check_free_lists(freed)?;
         let (live, bytes) = (live + self.mapped_blocks, bytes + self.mapped_bytes);
-        if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
+        let tally = (
+            self.tally.live_blocks().wrapping_add(cached.0),
+            self.tally.live_bytes().wrapping_add(cached.1),
+        );
+        if (live, bytes) != tally {
             return Err(HeapError::new(
                 0,
                 "live blocks in the heap disagree with the counters",
@@ -219,6 +226,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
                     }
                     Tag::Freed => map.block(at, format_args!("free           in {class:>6}"))?,
                     Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
+                    Tag::Cached => map.block(at, format_args!("cached         in {class:>6}"))?,
                     Tag::Mapped => map.block(at, format_args!("mapped header in the heap!"))?,
                 }
                 Ok(())

@@ -90,5 +90,7 @@ fn the_map_shows_settings_and_lists() {
     let mut map = String::new();
     heap.heap_map(&mut map).unwrap();
     assert!(map.contains("mmap threshold 131072"), "{map}");
-    assert!(map.contains("free lists: 32: 1, 112: 1, large: 0"), "{map}");
+    // Small blocks freed by this thread wait in its cache, not on the lists.
+    assert!(map.contains("free lists: large: 0"), "{map}");
+    assert_eq!(map.matches("cached").count(), 2, "{map}");
 }

@@ -91,21 +91,30 @@ impl Tally {
     pub fn malloc(&mut self, size: usize) {
         self.mallocs += 1;
         self.live_blocks += 1;
-        self.live_bytes += size;
-        self.live_peak = self.live_peak.max(self.live_bytes);
+        self.live_bytes = self.live_bytes.wrapping_add(size);
+        self.note_peak();
     }
 
     /// A block of `size` requested bytes came back.
     pub fn free(&mut self, size: usize) {
         self.frees += 1;
         self.live_blocks -= 1;
-        self.live_bytes -= size;
+        self.live_bytes = self.live_bytes.wrapping_sub(size);
     }
 
     /// A block changed size in place from `old` to `new` requested bytes.
     pub fn resize(&mut self, old: usize, new: usize) {
-        self.live_bytes = self.live_bytes - old + new;
-        self.live_peak = self.live_peak.max(self.live_bytes);
+        self.live_bytes = self.live_bytes.wrapping_sub(old).wrapping_add(new);
+        self.note_peak();
+    }
+
+    /// Remembers the peak of live bytes. The count may pass below zero (it
+    /// wraps) when blocks change hands outside the heap: stage 6's thread
+    /// caches count their traffic on their own, and only the sum is exact.
+    fn note_peak(&mut self) {
+        if self.live_bytes <= isize::MAX as usize {
+            self.live_peak = self.live_peak.max(self.live_bytes);
+        }
     }
 
     /// A `realloc` call was handled (whether or not it moved).

@@ -48,12 +48,9 @@ pub fn run(
             .env("WORKBOOK_TRACE", path)
             .env("WORKBOOK_TRACE_PARENT", std::process::id().to_string());
     }
-    let status = command.status().map_err(|e| {
-        Input(format!(
-            "cannot run {}: {e}",
-            Path::new(name).display()
-        ))
-    })?;
+    let status = command
+        .status()
+        .map_err(|e| Input(format!("cannot run {}: {e}", Path::new(name).display())))?;
     if let Some(path) = &trace {
         report_trace(path);
     }
@@ -76,7 +73,9 @@ fn preload_target_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target"));
-    std::path::absolute(&target).unwrap_or(target).join("preload")
+    std::path::absolute(&target)
+        .unwrap_or(target)
+        .join("preload")
 }
 
 /// Builds `libworkbook_stageN.so` and returns its absolute path.
@@ -86,7 +85,14 @@ fn build_library(stage: u32) -> Result<PathBuf, Failure> {
     let package = format!("preload-stage{stage}");
     eprintln!("workbook: building {package} (profile preload)...");
     let output = Command::new(&cargo)
-        .args(["build", "--quiet", "--profile", "preload", "--package", &package])
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "preload",
+            "--package",
+            &package,
+        ])
         .arg("--manifest-path")
         .arg(workspace().join("Cargo.toml"))
         .arg("--target-dir")
