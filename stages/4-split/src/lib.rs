@@ -6,7 +6,7 @@
 //! sitting on the wrong list. Here, when a class's list is empty, the
 //! allocator takes a free block of a bigger class (or a large free block)
 //! and *splits* it into blocks of the class it needs, before it grows the
-//! break. A large request splits a large free block too, keeping the rest.
+//! break.
 //!
 //! ```text
 //!  a free 1024 block:  |hdr|            1024 bytes                  |
@@ -206,12 +206,10 @@ impl<S: Break> Heap<S> {
         if align == ALIGN
             && let Some(header) = self.large_free.take_best_fit(span)
         {
-            // SAFETY: a block from a free list is ours; the part it does not
-            // need goes back as a free block.
-            unsafe {
-                self.split_off(header, span);
-                (*header).reuse(size);
-            }
+            // SAFETY: a block from a free list is ours; it keeps its span.
+            // (Splitting it too was measured: without merging, the pieces
+            // left over fragment the heap; see the book.)
+            unsafe { (*header).reuse(size) };
             self.tally.malloc(size);
             return header.cast::<u8>().wrapping_add(HEADER);
         }
@@ -319,8 +317,8 @@ impl<S: Break> Heap<S> {
     }
 
     // ANCHOR: push_free
-    /// Puts a free block on the list of its class, or on the large list if
-    /// its size is not a class (a large block, or one `memalign` made).
+    /// Puts a free block on a class's list, or on the large list if it is
+    /// bigger than every class.
     ///
     /// # Safety
     ///
@@ -328,9 +326,12 @@ impl<S: Break> Heap<S> {
     unsafe fn push_free(&mut self, header: *mut Header) {
         // SAFETY: the caller gives us one of our blocks.
         let usable = unsafe { (*header).usable() };
+        // The list of the largest class it can serve: a piece left over by
+        // a split may fall between two classes.
         let list = match class_of(usable) {
             Some(class) if usable == CLASSES[class] => &mut self.free[class],
-            _ => &mut self.large_free,
+            Some(class) => &mut self.free[class - 1],
+            None => &mut self.large_free,
         };
         // SAFETY: a free block of ours on no list, with a payload of at
         // least 16 bytes (every block has one).

@@ -24,18 +24,21 @@ fn freed_big_blocks_serve_small_requests() {
 }
 
 #[test]
-fn a_large_free_block_is_split_for_a_smaller_large_request() {
+fn a_large_free_block_serves_small_requests_but_large_ones_whole() {
     let heap = Split::with_source(SimBreak::new());
     let big = heap.malloc(20_000);
     let _guard = heap.malloc(2000);
     // SAFETY: `big` is live.
     unsafe { heap.free(big) };
-    let a = heap.malloc(5000);
-    let b = heap.malloc(5000);
-    assert_eq!(a, big);
-    assert_eq!(b as usize, a as usize + 5008 + 16);
     let small = heap.malloc(100);
-    assert!((small as usize) > (big as usize) && (small as usize) < (big as usize) + 20_000);
+    assert_eq!(small, big, "the first piece of the split block");
+    let after_split = heap.stats().heap_bytes;
+    let large = heap.malloc(3000);
+    assert!(
+        (large as usize) > (big as usize) + 16_000,
+        "a large request takes a whole block: the rest of the split one"
+    );
+    assert_eq!(heap.stats().heap_bytes, after_split, "no new memory");
     heap.check().unwrap();
     let mut map = String::new();
     heap.heap_map(&mut map).unwrap();
