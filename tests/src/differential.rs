@@ -73,8 +73,30 @@ pub fn differential<M: Malloc>(make: impl Fn() -> M, config: Config) -> Result<(
 /// Runs one sequence on `heap` and on the system malloc, checking after
 /// every operation.
 pub fn run_sequence<M: Malloc>(heap: &M, ops: &[Op]) -> Result<(), String> {
+    run_sequence_with(heap, ops, Failing::Never).map(|_| ())
+}
+
+/// Whether the allocator under test may fail where the system malloc did
+/// not (its memory source fails on purpose in fault tests).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Failing {
+    /// Null only where the system malloc says null too.
+    Never,
+    /// Null is allowed anywhere; the heap must stay whole regardless.
+    Allowed,
+}
+
+/// [`run_sequence`], with failures allowed or not. Returns how many calls
+/// failed cleanly where the system malloc succeeded.
+pub fn run_sequence_with<M: Malloc>(
+    heap: &M,
+    ops: &[Op],
+    failing: Failing,
+) -> Result<usize, String> {
     let mut run = Run {
         heap,
+        failing,
+        clean_failures: 0,
         system: SystemMalloc,
         live: Vec::new(),
         trace: Vec::new(),
@@ -99,7 +121,9 @@ pub fn run_sequence<M: Malloc>(heap: &M, ops: &[Op]) -> Result<(), String> {
         result = run.free_everything();
     }
     run.free_system_blocks();
-    result.map_err(|problem| run.report(&problem))
+    result
+        .map(|()| run.clean_failures)
+        .map_err(|problem| run.report(&problem))
 }
 
 /// A block both sides hold: the allocator under test's copy and the
@@ -118,6 +142,9 @@ struct Block {
 /// A sequence being run.
 struct Run<'a, M> {
     heap: &'a M,
+    failing: Failing,
+    /// Calls that returned null where the system malloc succeeded.
+    clean_failures: usize,
     system: SystemMalloc,
     /// Live blocks, oldest first: deleting an operation while shrinking
     /// then changes which block later operations pick as little as possible.
@@ -215,6 +242,10 @@ impl<M: Malloc> Run<'_, M> {
             (true, false) => {
                 // SAFETY: a fresh block of the system malloc.
                 unsafe { self.system.free(theirs) };
+                if self.failing == Failing::Allowed {
+                    self.clean_failures += 1; // The source said no.
+                    return Ok(());
+                }
                 return Err("returned null where the system malloc succeeded".into());
             }
             (false, true) => {
@@ -287,6 +318,15 @@ impl<M: Malloc> Run<'_, M> {
             // A failed realloc leaves the block as it was: the checks of
             // every live block after this step look at it.
             (true, true) => return Ok(()),
+            // The source said no: our old block must be intact (checked
+            // with every live block below); the system's new one gets its
+            // pattern, as after a success.
+            (true, false) if self.failing == Failing::Allowed => {
+                // SAFETY: the system's live block, with this usable size.
+                unsafe { fill::fill(theirs, id, block.their_usable) };
+                self.clean_failures += 1;
+                return Ok(());
+            }
             (true, false) => {
                 return Err("realloc returned null where the system malloc succeeded".into());
             }

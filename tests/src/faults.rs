@@ -2,8 +2,42 @@
 //! the heap stays whole.
 
 use malloc_core::Malloc;
+use proptest::prelude::*;
+use proptest::test_runner::{TestCaseError, TestError, TestRunner};
 
-use crate::fill;
+use crate::differential::{Config, Failing, run_sequence_with};
+use crate::{fill, ops};
+
+/// Random sequences on an allocator whose memory sources fail at random
+/// points: `make(seed)` builds the allocator with sources failing as the
+/// seed says. Every call must either succeed or return null, and after
+/// every call the heap checks itself and every live block keeps its data
+/// (the differential checks, with null allowed anywhere).
+pub fn random_failures<M: Malloc>(make: impl Fn(u64) -> M, config: Config) -> Result<(), String> {
+    let mut runner = TestRunner::new(proptest::test_runner::Config {
+        cases: config.cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    });
+    let strategy = (any::<u64>(), ops::sequence(config.max_ops));
+    let failures = std::cell::Cell::new(0);
+    let result = runner.run(&strategy, |(seed, ops)| {
+        let failed =
+            run_sequence_with(&make(seed), &ops, Failing::Allowed).map_err(TestCaseError::fail)?;
+        failures.set(failures.get() + failed);
+        Ok(())
+    });
+    match result {
+        // A fault test in which nothing failed would prove nothing.
+        Ok(()) if failures.get() == 0 => Err("no call failed: the sources never said no".into()),
+        Ok(()) => Ok(()),
+        Err(TestError::Fail(reason, (seed, ops))) => Err(format!(
+            "with sources failing at random (seed {seed}, {} ops):\n{reason}",
+            ops.len()
+        )),
+        Err(TestError::Abort(reason)) => Err(format!("the fault test gave up: {reason}")),
+    }
+}
 
 /// Allocates blocks of mixed sizes until the allocator returns null (its
 /// source is limited), then checks: the heap is consistent, every live

@@ -18,6 +18,7 @@
 //! - [`threads`]: many threads through the `GlobalAlloc` adapter.
 //! - [`mutants`]: broken allocators the suite must reject.
 //! - [`lessons`]: each stage's idea, as a check its predecessor fails.
+//! - [`exercise`]: the checks a learner's exercise crate runs.
 //! - [`faults`]: running out of memory; the fixed sequence of the heap
 //!   map snapshots.
 //! - [`fill`]: the fill patterns the checks rely on; [`ops`]: the random
@@ -25,6 +26,7 @@
 
 pub mod differential;
 pub mod edge;
+pub mod exercise;
 pub mod faults;
 pub mod fill;
 pub mod lessons;

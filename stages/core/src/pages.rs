@@ -7,6 +7,7 @@
 
 use core::ptr::NonNull;
 
+use crate::source::Failures;
 use crate::{SourceStats, align_up, os};
 
 /// Where mapped memory comes from. Lengths are whole pages
@@ -97,6 +98,8 @@ pub struct SimPages {
     used: usize,
     /// Mapping fails when `stats.bytes` would pass this.
     limit: usize,
+    /// Mappings that fail at random (for fault tests).
+    failures: Failures,
     stats: SourceStats,
 }
 
@@ -119,8 +122,16 @@ impl SimPages {
             mapping: 0,
             used: 0,
             limit,
+            failures: Failures::NEVER,
             stats: SourceStats::new(),
         }
+    }
+
+    /// The same source, but about one mapping in `one_in` fails, at points
+    /// chosen by `seed`.
+    pub const fn with_random_failures(mut self, seed: u64, one_in: u64) -> Self {
+        self.failures = Failures::new(seed, one_in);
+        self
     }
 
     /// Changes the limit from now on.
@@ -138,7 +149,9 @@ impl Default for SimPages {
 impl Pages for SimPages {
     fn map(&mut self, bytes: usize) -> Option<NonNull<u8>> {
         let bytes = align_up(bytes.checked_add(Self::PAGE)?, Self::PAGE) - Self::PAGE;
-        if bytes > self.limit.saturating_sub(self.stats.bytes) || bytes > Self::CAPACITY - self.used
+        if bytes > self.limit.saturating_sub(self.stats.bytes)
+            || bytes > Self::CAPACITY - self.used
+            || self.failures.strike()
         {
             return None;
         }

@@ -54,6 +54,42 @@ impl SourceStats {
     }
 }
 
+/// Failure on demand: a pseudo-random source of "no" for simulated
+/// sources, the same for the same seed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Failures {
+    /// xorshift state (0: never fail).
+    state: u64,
+    /// About one call in this many fails.
+    one_in: u64,
+}
+
+impl Failures {
+    pub(crate) const NEVER: Failures = Failures {
+        state: 0,
+        one_in: 1,
+    };
+
+    pub(crate) const fn new(seed: u64, one_in: u64) -> Self {
+        Failures {
+            // xorshift must not start at 0; any other seed will do.
+            state: seed | 1,
+            one_in: if one_in == 0 { 1 } else { one_in },
+        }
+    }
+
+    /// Whether this call fails.
+    pub(crate) fn strike(&mut self) -> bool {
+        if self.state == 0 {
+            return false;
+        }
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state.is_multiple_of(self.one_in)
+    }
+}
+
 /// A heap's memory source, shaped like the program break: it grows at the
 /// top and can shrink at the top.
 pub trait Break: Send {
@@ -153,6 +189,8 @@ pub struct SimBreak {
     limit: usize,
     /// Every `gap_every`-th growth skips [`SimBreak::GAP`] bytes (0: never).
     gap_every: u64,
+    /// Growths that fail at random (for fault tests).
+    failures: Failures,
     stats: SourceStats,
 }
 
@@ -186,6 +224,7 @@ impl SimBreak {
                 Self::CAPACITY
             },
             gap_every: 0,
+            failures: Failures::NEVER,
             stats: SourceStats::new(),
         }
     }
@@ -195,6 +234,13 @@ impl SimBreak {
     /// would. The gap counts as held memory, as it would with the real break.
     pub const fn with_foreign_gaps(mut self, n: u64) -> Self {
         self.gap_every = n;
+        self
+    }
+
+    /// The same break, but about one growth in `one_in` fails, at points
+    /// chosen by `seed` (the same seed fails the same calls).
+    pub const fn with_random_failures(mut self, seed: u64, one_in: u64) -> Self {
+        self.failures = Failures::new(seed, one_in);
         self
     }
 
@@ -233,7 +279,7 @@ impl Break for SimBreak {
                 0
             };
         let total = bytes.checked_add(gap)?;
-        if total > self.limit.saturating_sub(self.top) {
+        if total > self.limit.saturating_sub(self.top) || self.failures.strike() {
             return None;
         }
         self.reserve()?;

@@ -161,11 +161,12 @@ fn peak_live_bytes(ops: &[Op]) -> usize {
             Op::Free { id } => (id, 0),
         };
         if let Some(id) = id {
-            live = live - sizes[id] + new;
+            // Saturating: a trace may ask for impossible sizes (usize::MAX).
+            live = live.saturating_sub(sizes[id]).saturating_add(new);
             sizes[id] = new;
         } else if !matches!(op, Op::Free { .. }) {
             // A block nobody can name stays live to the end.
-            live += new;
+            live = live.saturating_add(new);
         }
         peak = peak.max(live);
     }
