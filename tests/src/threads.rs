@@ -172,3 +172,87 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
     }
 }
+
+/// The stress test: `threads` threads of `ops` operations each on `heap`,
+/// lighter per operation than [`threads`] (blocks of 1 to 3000 bytes in 256
+/// slots per thread, a mark checked at both ends), so that millions of
+/// operations run in seconds. Then checks the heap.
+pub fn stress<M: Malloc>(heap: &GlobalMalloc<M>, threads: usize, ops: usize) -> Result<(), String> {
+    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| scope.spawn(move || stress_worker(heap, thread, ops)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err("the thread panicked".into()))
+            })
+            .collect()
+    });
+    for (thread, result) in results.into_iter().enumerate() {
+        result.map_err(|problem| format!("thread {thread}: {problem}"))?;
+    }
+    heap.0
+        .check()
+        .map_err(|e| format!("after all threads finished: {e}"))
+}
+
+/// One stress thread: each slot holds nothing or a block whose first and
+/// last bytes hold the slot's mark.
+fn stress_worker<M: Malloc>(
+    heap: &GlobalMalloc<M>,
+    thread: usize,
+    ops: usize,
+) -> Result<(), String> {
+    const SLOTS: usize = 256;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (thread as u64 + 1));
+    let mut slots: Vec<Option<(*mut u8, Layout)>> = vec![None; SLOTS];
+    let mark = |slot: usize| (slot + thread) as u8;
+    let marked = |ptr: *mut u8, size: usize, m: u8| {
+        // SAFETY: `ptr` is a live block of at least `size` (> 0) bytes.
+        unsafe { *ptr == m && *ptr.add(size - 1) == m }
+    };
+    for step in 0..ops {
+        let slot = rng.below(SLOTS as u64) as usize;
+        let size = 1 + rng.below(3000) as usize;
+        match slots[slot] {
+            Some((ptr, layout)) => {
+                if !marked(ptr, layout.size(), mark(slot)) {
+                    return Err(format!("step {step}: slot {slot} lost its mark"));
+                }
+                if rng.below(4) == 0 {
+                    // SAFETY: a live block with this layout; `size` > 0.
+                    let new = unsafe { heap.realloc(ptr, layout, size) };
+                    let new_layout = Layout::from_size_align(size, layout.align()).expect("valid");
+                    check_new(new, new_layout, step)?;
+                    if !marked(new, size.min(layout.size()), mark(slot)) {
+                        return Err(format!("step {step}: realloc lost slot {slot}'s data"));
+                    }
+                    // SAFETY: the new block has `size` bytes.
+                    unsafe { new.write_bytes(mark(slot), size) };
+                    slots[slot] = Some((new, new_layout));
+                } else {
+                    // SAFETY: a live block with this layout.
+                    unsafe { heap.dealloc(ptr, layout) };
+                    slots[slot] = None;
+                }
+            }
+            None => {
+                let align = [8, 16, 16, 64][rng.below(4) as usize];
+                let layout = Layout::from_size_align(size, align).expect("valid");
+                // SAFETY: a non-zero size.
+                let ptr = unsafe { heap.alloc(layout) };
+                check_new(ptr, layout, step)?;
+                // SAFETY: a fresh block of `size` bytes.
+                unsafe { ptr.write_bytes(mark(slot), size) };
+                slots[slot] = Some((ptr, layout));
+            }
+        }
+    }
+    for (ptr, layout) in slots.into_iter().flatten() {
+        // SAFETY: a live block with this layout.
+        unsafe { heap.dealloc(ptr, layout) };
+    }
+    Ok(())
+}
