@@ -15,8 +15,8 @@
 //! `Mapped`, with the mapping's length as its span. A `realloc` of a mapped
 //! block asks the kernel to resize the mapping (`mremap`), which moves pages
 //! instead of copying bytes. When the break cannot grow any more (the data
-//! limit, or another mapping in the way), small requests fall back to a
-//! mapping of their own rather than fail, as glibc does.
+//! limit, or another mapping in the way), the heap takes its next region
+//! from a mapping rather than fail, as glibc does.
 //!
 //! Still fixed: the threshold, and everything else stage 6 tunes.
 
@@ -104,6 +104,7 @@ impl<S: Break, P: Pages> Mmap<S, P> {
             heap: Lock::new(Heap {
                 source,
                 pages,
+                current_mapped: false,
                 mapped_blocks: 0,
                 mapped_bytes: 0,
                 first: ptr::null_mut(),
@@ -128,6 +129,8 @@ struct Heap<S, P> {
     source: S,
     /// Where mapped blocks come from.
     pages: P,
+    /// Whether the current region is a mapping (the break could not grow).
+    current_mapped: bool,
     /// Mapped blocks not yet freed, and the bytes requested for them.
     mapped_blocks: usize,
     mapped_bytes: usize,
@@ -172,7 +175,10 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // Room for a region header too, in case the new memory is not
         // contiguous with ours.
         let step = align_up(bytes + HEADER, GROW_STEP);
-        let Some(start) = self.source.grow(step) else {
+        // When the break cannot grow (a limit, or a mapping in the way), a
+        // mapping becomes the next region, as glibc falls back to mmap.
+        let from_break = self.source.grow(step);
+        let Some(start) = from_break.or_else(|| self.pages.map(step)) else {
             return false;
         };
         let start = start.as_ptr();
@@ -196,6 +202,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 }
             }
             self.current = region;
+            self.current_mapped = from_break.is_none();
             self.bump = start.wrapping_add(HEADER);
             self.end = start.wrapping_add(step);
             // The tail of the old region can no longer be extended.
@@ -210,11 +217,13 @@ impl<S: Break, P: Pages> Heap<S, P> {
         if size > MAX_REQUEST || align > MAX_REQUEST {
             return ptr::null_mut();
         }
+        // EXERCISE: route
         // ANCHOR: route
         if size >= MMAP_THRESHOLD {
             return self.alloc_mapped(size, align);
         }
         // ANCHOR_END: route
+        // EXERCISE END
         if align == ALIGN
             && let Some(class) = class_of(size)
         {
@@ -236,8 +245,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // Enough for the block and the worst padding the alignment needs.
         let worst = span + align.saturating_sub(ALIGN);
         if !self.reserve(worst) {
-            // The break cannot grow: a mapping will do.
-            return self.alloc_mapped(size, align);
+            return ptr::null_mut();
         }
         // ANCHOR: bump
         // The payload must be aligned, and the header sits just before it.
@@ -266,6 +274,8 @@ impl<S: Break, P: Pages> Heap<S, P> {
         self.tally.footprint(bytes);
     }
 
+    // EXERCISE BODY: alloc_mapped
+    // EXERCISE BODY: free_mapped
     // ANCHOR: alloc_mapped
     /// Gives a block of `size` bytes, aligned to `align`, a mapping of its
     /// own: the header in the first page, the payload after it.
@@ -382,8 +392,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             // ANCHOR_END: split_bigger
             let bytes = BUCKET_BYTES / span * span;
             if !self.reserve(bytes) {
-                // The break cannot grow: a mapping will do.
-                return self.alloc_mapped(size, ALIGN);
+                return ptr::null_mut();
             }
             self.buckets[class] = Bucket {
                 next: self.bump,

@@ -155,7 +155,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         let mut count = 0;
         for header in list.iter(freed + 1) {
             let bad = |problem| Err(HeapError::new(header as usize, problem));
-            if (header as usize) < self.first as usize || header as usize >= self.end as usize {
+            if !self.in_heap(header as usize) {
                 return bad("a free list points outside the heap");
             }
             // SAFETY: the address is inside our heap; the walk checked that
@@ -170,6 +170,21 @@ impl<S: Break, P: Pages> Heap<S, P> {
             count += 1;
         }
         Ok(count)
+    }
+
+    /// Whether `addr` lies in the used part of one of our regions (they
+    /// may be anywhere: a region mapped when the break could not grow lies
+    /// wherever the kernel put it).
+    fn in_heap(&self, addr: usize) -> bool {
+        let mut region = self.first;
+        while !region.is_null() {
+            if (region as usize..self.region_end(region) as usize).contains(&addr) {
+                return true;
+            }
+            // SAFETY: `region` is one of our region headers.
+            region = unsafe { (*region).next };
+        }
+        false
     }
 
     /// The heap map: regions and blocks, offsets from the first region.

@@ -44,18 +44,25 @@ fn realloc_of_a_mapped_block_remaps() {
 }
 
 #[test]
-fn small_requests_fall_back_to_mappings_when_the_break_is_full() {
+fn the_heap_grows_by_mappings_when_the_break_is_full() {
     let heap = Mmap::with_sources(SimBreak::with_limit(0), SimPages::new());
-    let p = heap.malloc(24);
-    assert!(!p.is_null());
-    assert!(heap.stats().mapped_bytes > 0);
+    let blocks: Vec<_> = (0..10_000).map(|_| heap.malloc(100)).collect();
+    assert!(blocks.iter().all(|p| !p.is_null()));
+    let stats = heap.stats();
+    assert_eq!(stats.heap_bytes, 0, "the break never grew");
+    assert!(
+        stats.mmap_calls < 100,
+        "regions, not a mapping per block: {stats:?}"
+    );
     heap.check().unwrap();
     let mut map = String::new();
     heap.heap_map(&mut map).unwrap();
-    println!("{map}");
-    // SAFETY: `p` is live.
-    unsafe { heap.free(p) };
-    assert_eq!(heap.stats().mapped_bytes, 0);
+    assert!(map.contains("region at"), "{map}");
+    for p in blocks {
+        // SAFETY: live blocks, freed once.
+        unsafe { heap.free(p) };
+    }
+    heap.check().unwrap();
 }
 
 #[test]

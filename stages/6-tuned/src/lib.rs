@@ -138,6 +138,7 @@ impl<S: Break, P: Pages> Tuned<S, P> {
                 settings_read: settings.is_some(),
                 source,
                 pages,
+                current_mapped: false,
                 mapped_blocks: 0,
                 mapped_bytes: 0,
                 first: ptr::null_mut(),
@@ -165,6 +166,8 @@ struct Heap<S, P> {
     source: S,
     /// Where mapped blocks come from.
     pages: P,
+    /// Whether the current region is a mapping (the break could not grow).
+    current_mapped: bool,
     /// Mapped blocks not yet freed, and the bytes requested for them.
     mapped_blocks: usize,
     mapped_bytes: usize,
@@ -206,7 +209,10 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // Room for a region header too, in case the new memory is not
         // contiguous with ours, and the top pad for the requests to come.
         let step = align_up(bytes + HEADER + self.settings.top_pad, PAGE);
-        let Some(start) = self.source.grow(step) else {
+        // When the break cannot grow (a limit, or a mapping in the way), a
+        // mapping becomes the next region, as glibc falls back to mmap.
+        let from_break = self.source.grow(step);
+        let Some(start) = from_break.or_else(|| self.pages.map(step)) else {
             return false;
         };
         let start = start.as_ptr();
@@ -230,6 +236,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 }
             }
             self.current = region;
+            self.current_mapped = from_break.is_none();
             self.bump = start.wrapping_add(HEADER);
             self.end = start.wrapping_add(step);
         }
@@ -272,8 +279,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // Enough for the block and the worst padding the alignment needs.
         let worst = span + align.saturating_sub(ALIGN);
         if !self.reserve(worst) {
-            // The break cannot grow: a mapping will do.
-            return self.alloc_mapped(size, align);
+            return ptr::null_mut();
         }
         // ANCHOR: bump
         // The payload must be aligned, and the header sits just before it.
@@ -344,6 +350,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         let start = mapping_start::<P>(header);
         // SAFETY: the whole mapping is ours and the block is being freed.
         unsafe { self.pages.unmap(start, bytes) };
+        // EXERCISE: dynamic_threshold
         // ANCHOR: dynamic_threshold
         // A program that frees a block this big will likely ask for one
         // again: serve that size from the heap from now on (glibc's rule).
@@ -353,6 +360,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             settings.trim_threshold = 2 * bytes;
         }
         // ANCHOR_END: dynamic_threshold
+        // EXERCISE END
         self.mapped_blocks -= 1;
         self.mapped_bytes -= size;
         self.tally.free(size);
@@ -430,8 +438,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             }
             // ANCHOR_END: split_bigger
             if !self.reserve(bytes) {
-                // The break cannot grow: a mapping will do.
-                return self.alloc_mapped(size, ALIGN);
+                return ptr::null_mut();
             }
             self.buckets[class] = Bucket {
                 next: self.bump,
@@ -490,12 +497,15 @@ impl<S: Break, P: Pages> Heap<S, P> {
             == self.bump
     }
 
+    // EXERCISE BODY: trim
     // ANCHOR: trim
     /// Gives the top of the heap back to the OS when more than the trim
     /// threshold is free there, keeping the top pad.
     fn trim(&mut self) {
         let top = self.end as usize - self.bump as usize;
-        if top <= self.settings.trim_threshold {
+        // A region mapped because the break could not grow is not the top
+        // of the break: shrinking the break would cut another region.
+        if top <= self.settings.trim_threshold || self.current_mapped {
             return;
         }
         let give = (top - self.settings.top_pad.min(top)) & !(PAGE - 1);
