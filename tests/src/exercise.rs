@@ -410,8 +410,20 @@ impl Record {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Remembers `start .. start + len`, joined to the ranges it touches
+    /// (the break grows contiguously, and a block may span two growths).
     fn add(&self, start: usize, len: usize) {
-        self.ranges().push((start, start + len));
+        let mut ranges = self.ranges();
+        let (mut a, mut b) = (start, start + len);
+        ranges.retain(|&(x, y)| {
+            let touches = y >= a && x <= b;
+            if touches {
+                a = a.min(x);
+                b = b.max(y);
+            }
+            !touches
+        });
+        ranges.push((a, b));
     }
 
     /// Forgets `start .. start + len`, splitting ranges that overlap it.

@@ -100,6 +100,7 @@ struct Heap<S> {
 // to another thread moves that ownership with it.
 unsafe impl<S: Send> Send for Heap<S> {}
 
+// EXERCISE BODY: payload_size
 /// Bytes of payload a request of `size` occupies: rounded up to [`ALIGN`],
 /// and at least [`ALIGN`] so that `malloc(0)` gets a unique usable block.
 fn payload_size(size: usize) -> usize {
@@ -161,6 +162,7 @@ impl<S: Break> Heap<S> {
         if !self.reserve(worst) {
             return ptr::null_mut();
         }
+        // EXERCISE: bump
         // ANCHOR: bump
         // The payload must be aligned, and the header sits just before it.
         let payload = align_up(self.bump as usize + HEADER, align) as *mut u8;
@@ -180,6 +182,7 @@ impl<S: Break> Heap<S> {
         self.last = header;
         self.tally.malloc(size);
         payload
+        // EXERCISE END
     }
 
     /// Frees the block whose payload is at `ptr`.

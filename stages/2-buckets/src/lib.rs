@@ -43,6 +43,7 @@ use block::{HEADER, Header, Region, Tag};
 /// program making small requests pays one system call per thousands of them.
 pub const GROW_STEP: usize = 64 * 1024;
 
+// EXERCISE BODY: class_of
 // ANCHOR: classes
 /// The size classes: a request of at most 1024 bytes is rounded up to one
 /// of these.
@@ -218,6 +219,7 @@ impl<S: Break> Heap<S> {
         payload
     }
 
+    // EXERCISE BODY: alloc_small
     // ANCHOR: alloc_small
     /// Hands out a block of class `class` for `size` bytes from its bucket,
     /// carving a new bucket from the bump when the current one is used up.

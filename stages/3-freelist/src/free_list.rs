@@ -33,6 +33,8 @@ impl FreeList {
         self.len
     }
 
+    // EXERCISE BODY: push
+    // EXERCISE BODY: pop
     // ANCHOR: push_pop
     /// Puts a block on the list.
     ///

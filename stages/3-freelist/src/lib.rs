@@ -296,6 +296,7 @@ impl<S: Break> Heap<S> {
         // ANCHOR_END: free
     }
 
+    // EXERCISE BODY: push_free
     // ANCHOR: push_free
     /// Puts a free block on the list of its class, or on the large list if
     /// its size is not a class (a large block, or one `memalign` made).

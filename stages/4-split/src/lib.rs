@@ -254,6 +254,7 @@ impl<S: Break> Heap<S> {
         let span = HEADER + CLASSES[class];
         let bucket = self.buckets[class];
         if (bucket.end as usize) - (bucket.next as usize) < span {
+            // EXERCISE: split_bigger
             // ANCHOR: split_bigger
             if let Some(header) = self.take_bigger(class) {
                 // SAFETY: a block from a free list is ours and on no list now.
@@ -267,6 +268,7 @@ impl<S: Break> Heap<S> {
                 return header.cast::<u8>().wrapping_add(HEADER);
             }
             // ANCHOR_END: split_bigger
+            // EXERCISE END
             let bytes = BUCKET_BYTES / span * span;
             if !self.reserve(bytes) {
                 return ptr::null_mut();
@@ -346,6 +348,8 @@ impl<S: Break> Heap<S> {
         bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]))
     }
 
+    // EXERCISE BODY: split
+    // EXERCISE BODY: split_off
     // ANCHOR: split
     /// Cuts the free block at `header` into blocks of `span` bytes. The
     /// first stays at `header` for the caller; the others go on the free

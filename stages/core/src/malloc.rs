@@ -49,6 +49,7 @@ impl fmt::Display for HeapError {
     }
 }
 
+// ANCHOR: trait
 /// A memory allocator with the semantics of C's `malloc` family.
 ///
 /// The methods mirror C so that the same object can serve a C program
@@ -143,6 +144,7 @@ pub unsafe trait Malloc: Sync {
     /// Writes a picture of the heap as text, one line per block or run of
     /// blocks, with addresses as offsets from the heap's start.
     fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result;
+    // ANCHOR_END: trait
 
     /// Takes the allocator's lock and keeps it, so that `fork` copies the heap
     /// in a consistent state (a `pthread_atfork` prepare handler). The

@@ -90,6 +90,7 @@ impl Failures {
     }
 }
 
+// ANCHOR: break
 /// A heap's memory source, shaped like the program break: it grows at the
 /// top and can shrink at the top.
 pub trait Break: Send {
@@ -110,6 +111,7 @@ pub trait Break: Send {
     /// What the source has done so far.
     fn stats(&self) -> SourceStats;
 }
+// ANCHOR_END: break
 
 /// The process's program break, moved with `sbrk`.
 ///

@@ -4,7 +4,11 @@
 //! arguments it prints the course map; `replay` runs a trace on a stage and
 //! on the system malloc and compares them; `run` runs a program on a stage.
 
+mod bench;
+mod book;
+mod classes;
 mod course;
+mod exercise;
 mod replay;
 mod run;
 mod stages;
@@ -29,6 +33,62 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs exercise N's tests (the conformance suite and the stage's
+    /// lesson on your code) and says in words what failed.
+    Check {
+        /// The exercise (1 to 6; see `cargo workbook`).
+        number: u32,
+    },
+    /// Shows the next hint for exercise N, one level at a time.
+    Hint {
+        /// The exercise (1 to 6).
+        number: u32,
+    },
+    /// Checks the current exercise again each time you save a file in
+    /// exercises/ (Ctrl-C to stop); moves on when it passes.
+    Watch {
+        /// The exercise to watch (default: the next one to do).
+        number: Option<u32>,
+    },
+    /// Puts exercise N's holes back: restores the skeleton in its src/.
+    Reset {
+        /// The exercise (1 to 6).
+        number: u32,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Shows the stage's code for exercise N's holes, once it passes.
+    Solution {
+        /// The exercise (1 to 6).
+        number: u32,
+        /// Shows it even if the exercise does not pass yet.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Benchmarks every stage against glibc and mimalloc on the same
+    /// workloads: time, footprint, utilization, system calls.
+    Bench(bench::Args),
+    /// Builds the course book (HTML, with search) into target/book and
+    /// prints the path of its index.html.
+    Book {
+        /// Also opens it in the browser (xdg-open).
+        #[arg(long)]
+        open: bool,
+    },
+    /// Runs a short trace on a stage, frees nothing, and prints the heap
+    /// map it leaves: the "then check" of the book's drills, e.g.
+    /// `cargo workbook map book/drills/five-ops.rep --stage 1`.
+    Map {
+        /// The trace file (.rep), e.g. one of book/drills/.
+        trace: PathBuf,
+        /// The stage to run it on (1 to 6).
+        #[arg(long, short)]
+        stage: u32,
+        /// Also draws the heap as an SVG picture into FILE.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
     /// Replays an allocation trace (.rep) on a stage and on the system
     /// malloc, and compares footprint, utilization, system calls and time.
     Replay {
@@ -40,6 +100,13 @@ enum Command {
         /// Runs per allocator; the time shown is their median.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
         runs: u16,
+    },
+    /// Measures how much memory candidate size-class tables waste on the
+    /// requests of recorded real programs (stage 6's choice).
+    Classes {
+        /// The folder of .rep traces to read.
+        #[arg(default_value = "traces/real")]
+        traces: PathBuf,
     },
     /// Runs a program on a stage through LD_PRELOAD, passing its exit
     /// status through: `cargo workbook run 3 -- python3 script.py`.
@@ -65,6 +132,9 @@ pub enum Failure {
     Usage(String),
     /// The input could not be used: a missing file, a bad trace (exit 1).
     Input(String),
+    /// The command ran and the answer is no: an exercise fails, a
+    /// confirmation was declined (exit 1; the output said why).
+    Fail,
 }
 
 fn main() -> ExitCode {
@@ -72,8 +142,20 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => {
             course::print_map();
+            exercise::print_map(&exercise::root());
             Ok(())
         }
+        Some(Command::Check { number }) => exercise::check::run(&exercise::root(), number),
+        Some(Command::Hint { number }) => exercise::hint(&exercise::root(), number),
+        Some(Command::Watch { number }) => exercise::watch::run(&exercise::root(), number),
+        Some(Command::Reset { number, yes }) => exercise::reset(&exercise::root(), number, yes),
+        Some(Command::Solution { number, force }) => {
+            exercise::solution(&exercise::root(), number, force)
+        }
+        Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Book { open }) => book::build(open),
+        Some(Command::Map { trace, stage, svg }) => book::map(&trace, stage, svg.as_deref()),
+        Some(Command::Classes { traces }) => classes::run(&traces),
         Some(Command::Replay { trace, stage, runs }) => {
             replay::run(&trace, stage, usize::from(runs))
         }
@@ -94,5 +176,6 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(1)
         }
+        Err(Failure::Fail) => ExitCode::from(1),
     }
 }

@@ -1,0 +1,162 @@
+//! Walking the heap: the checker and the heap map.
+
+use core::fmt;
+
+use malloc_core::{Break, HeapError, MapWriter};
+
+use crate::block::{HEADER, Header, Tag};
+use crate::{Heap, payload_size};
+
+/// What [`Heap::walk`] meets, in address order.
+enum Step {
+    /// A region of contiguous memory, and where its blocks end.
+    Region { start: usize, end: usize },
+    /// A block.
+    Block {
+        header: *mut Header,
+        tag: Tag,
+        size: usize,
+        span: usize,
+    },
+}
+
+impl<S: Break> Heap<S> {
+    /// Calls `visit` on every region and block, in address order; stops at
+    /// the first structure that is not what it should be.
+    fn walk(&self, mut visit: impl FnMut(Step) -> fmt::Result) -> Result<(), HeapError> {
+        let wrote = |r: fmt::Result| r.map_err(|_| HeapError::new(0, "write failed"));
+        let mut region = self.first;
+        while !region.is_null() {
+            let end = self.region_end(region);
+            let start = region as usize;
+            wrote(visit(Step::Region {
+                start,
+                end: end as usize,
+            }))?;
+            let mut at = region.cast::<u8>().wrapping_add(HEADER);
+            while at < end {
+                let header = at.cast::<Header>();
+                // SAFETY: `at` is inside the used part of a region, where the
+                // blocks lie end to end, so a header starts here.
+                let (tag, size, span) =
+                    unsafe { ((*header).tag(), (*header).size, (*header).span()) };
+                let bad = |problem| HeapError::new(header as usize, problem);
+                let tag = tag.ok_or(bad("block header has no valid tag"))?;
+                if span < HEADER || span > end as usize - at as usize {
+                    return Err(bad("block runs past the region"));
+                }
+                if tag == Tag::Live && payload_size(size) > span - HEADER {
+                    return Err(bad("block is smaller than its size"));
+                }
+                wrote(visit(Step::Block {
+                    header,
+                    tag,
+                    size,
+                    span,
+                }))?;
+                at = at.wrapping_add(span);
+            }
+            if at != end {
+                return Err(HeapError::new(
+                    at as usize,
+                    "blocks do not end at the region's end",
+                ));
+            }
+            // SAFETY: `region` is one of our region headers.
+            region = unsafe { (*region).next };
+        }
+        Ok(())
+    }
+
+    /// The heap check: every block well formed, the counts agree.
+    pub(crate) fn check(&self) -> Result<(), HeapError> {
+        let (mut live, mut bytes, mut last_seen) = (0, 0, false);
+        self.walk(|step| {
+            if let Step::Block {
+                header, tag, size, ..
+            } = step
+            {
+                if tag == Tag::Live {
+                    live += 1;
+                    bytes += size;
+                }
+                last_seen |= header == self.last;
+            }
+            Ok(())
+        })?;
+        if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
+            return Err(HeapError::new(
+                0,
+                "live blocks in the heap disagree with the counters",
+            ));
+        }
+        if !self.last.is_null() && !last_seen {
+            return Err(HeapError::new(
+                self.last as usize,
+                "the most recent block is not in the heap",
+            ));
+        }
+        if self.bump > self.end {
+            return Err(HeapError::new(
+                self.bump as usize,
+                "the bump is past the end",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The heap map: regions and blocks, offsets from the first region.
+    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        let stats = self.source.stats();
+        let mut map = MapWriter::new(out, self.first as usize);
+        map.line(format_args!(
+            "bump allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            stats.bytes,
+            stats.grow_calls,
+            self.tally.live_blocks(),
+            self.tally.live_bytes()
+        ))?;
+        let result = self.walk(|step| match step {
+            Step::Region { start, end } => map.line(format_args!(
+                "region at +{:#x}, blocks end at +{:#x}",
+                map.offset(start),
+                map.offset(end)
+            )),
+            Step::Block {
+                header,
+                tag,
+                size,
+                span,
+            } => {
+                let at = header as usize;
+                match tag {
+                    Tag::Live => {
+                        map.block(at, format_args!("live    {size:>6} B  (span {span})"))?
+                    }
+                    Tag::Freed => {
+                        map.block(at, format_args!("freed   {size:>6} B  (span {span}, lost)"))?
+                    }
+                    Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
+                }
+                if header == self.last {
+                    map.line(format_args!(
+                        "             ^ most recent: freeing it moves the bump back"
+                    ))?;
+                }
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            map.line(format_args!("  !! {e}"))?;
+        }
+        if !self.current.is_null() {
+            map.line(format_args!(
+                "bump at +{:#x}; {} bytes free before the end at +{:#x}",
+                map.offset(self.bump as usize),
+                self.end as usize - self.bump as usize,
+                map.offset(self.end as usize)
+            ))?;
+        }
+        map.flush()
+    }
+}

@@ -1,0 +1,440 @@
+//! Stage 3: free lists.
+//!
+//! Stage 2 gave every block a known size class, but a freed block was only
+//! marked freed and never used again: a program that allocates and frees in
+//! a loop grows its heap without bound. Here `free` puts the block on a
+//! *free list* of its class, and `malloc` takes a block from that list
+//! before carving new memory.
+//!
+//! ```text
+//!  free list of class 64:  head -> [hdr|next ] -> [hdr|next ] -> null
+//!                                 (the link lives in the free payload)
+//! ```
+//!
+//! The lists are intrusive and LIFO: the link to the next free block is
+//! written into the free block's own payload, so a list costs no memory,
+//! and the block freed last is reused first (its bytes are likely still in
+//! the cache). Large blocks go to one more list, searched *best fit*: the
+//! smallest free block that is big enough, so that a small request does not
+//! take a huge block.
+//!
+//! What this stage cannot do yet: use a free block of one class for a
+//! request of another (stage 4 splits), merge free neighbours, or give memory
+//! back to the OS.
+
+#![no_std]
+
+mod block;
+mod free_list;
+mod map;
+
+use core::ptr;
+
+use malloc_core::{
+    ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, RealBreak, SourceStats, Stats, Tally,
+    align_up,
+};
+
+use block::{HEADER, Header, Region, Tag};
+use free_list::FreeList;
+
+/// The break grows by at least this much at a time: 64 KiB, so that a
+/// program making small requests pays one system call per thousands of them.
+pub const GROW_STEP: usize = 64 * 1024;
+
+// ANCHOR: classes
+/// The size classes: a request of at most 1024 bytes is rounded up to one
+/// of these.
+pub const CLASSES: [usize; 4] = [16, 64, 256, 1024];
+
+/// A bucket of a class holds about this many bytes of blocks.
+pub const BUCKET_BYTES: usize = 16 * 1024;
+
+/// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
+/// or `None` for a large request.
+pub fn class_of(size: usize) -> Option<usize> {
+    CLASSES.iter().position(|&class| size <= class)
+}
+// ANCHOR_END: classes
+
+/// The part of a bucket not handed out yet: blocks are taken from `next`
+/// until it reaches `end`.
+#[derive(Clone, Copy)]
+struct Bucket {
+    next: *mut u8,
+    end: *mut u8,
+}
+
+/// A bucket allocator with free lists: stage 3 of the course.
+///
+/// Generic over its memory source; [`FreeLists::new`] uses the real program
+/// break.
+pub struct FreeLists<S: Break = RealBreak> {
+    heap: Lock<Heap<S>>,
+}
+
+impl FreeLists<RealBreak> {
+    /// A bucket allocator on the program break (usable in a `static`).
+    pub const fn new() -> Self {
+        Self::with_source(RealBreak::new())
+    }
+}
+
+impl Default for FreeLists<RealBreak> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Break> FreeLists<S> {
+    /// A bucket allocator taking its memory from `source`.
+    pub const fn with_source(source: S) -> Self {
+        FreeLists {
+            heap: Lock::new(Heap {
+                source,
+                first: ptr::null_mut(),
+                current: ptr::null_mut(),
+                bump: ptr::null_mut(),
+                end: ptr::null_mut(),
+                last: ptr::null_mut(),
+                buckets: [Bucket {
+                    next: ptr::null_mut(),
+                    end: ptr::null_mut(),
+                }; CLASSES.len()],
+                free: [const { FreeList::new() }; CLASSES.len()],
+                large_free: FreeList::new(),
+                tally: Tally::new(),
+            }),
+        }
+    }
+}
+
+/// The allocator's state, behind the lock.
+struct Heap<S> {
+    source: S,
+    /// The first region (null until the first malloc).
+    first: *mut Region,
+    /// The region the bump is in.
+    current: *mut Region,
+    /// Where the next block starts.
+    bump: *mut u8,
+    /// The end of the memory we got for the current region.
+    end: *mut u8,
+    /// The most recent block, if it is still the last one below the bump:
+    /// freeing it moves the bump back.
+    last: *mut Header,
+    /// One bucket per class: where its next block comes from.
+    buckets: [Bucket; CLASSES.len()],
+    /// One free list per class.
+    free: [FreeList; CLASSES.len()],
+    /// Free blocks of any other size (large ones, and aligned ones).
+    large_free: FreeList,
+    tally: Tally,
+}
+
+// SAFETY: the raw pointers point into memory this heap owns; moving the heap
+// to another thread moves that ownership with it.
+unsafe impl<S: Send> Send for Heap<S> {}
+
+/// Bytes of payload a request of `size` occupies: rounded up to [`ALIGN`],
+/// and at least [`ALIGN`] so that `malloc(0)` gets a unique usable block.
+fn payload_size(size: usize) -> usize {
+    align_up(size.max(1), ALIGN)
+}
+
+impl<S: Break> Heap<S> {
+    /// Makes sure `bytes` more fit between the bump and the end, growing the
+    /// break by whole steps if not. Returns false when the source is out of
+    /// memory.
+    fn reserve(&mut self, bytes: usize) -> bool {
+        if (self.end as usize) - (self.bump as usize) >= bytes {
+            return true;
+        }
+        // Room for a region header too, in case the new memory is not
+        // contiguous with ours.
+        let step = align_up(bytes + HEADER, GROW_STEP);
+        let Some(start) = self.source.grow(step) else {
+            return false;
+        };
+        let start = start.as_ptr();
+        if start == self.end {
+            // Contiguous: the current region simply gets longer.
+            self.end = self.end.wrapping_add(step);
+        } else {
+            // Someone moved the break (or this is our first growth): close
+            // the current region where the bump is and start a new one.
+            let region = start.cast::<Region>();
+            // SAFETY: `start` is fresh memory of `step >= HEADER` bytes,
+            // aligned to ALIGN; Region fits in HEADER bytes.
+            unsafe { region.write(Region::new()) };
+            if self.current.is_null() {
+                self.first = region;
+            } else {
+                // SAFETY: `current` is our live region header.
+                unsafe {
+                    (*self.current).end = self.bump;
+                    (*self.current).next = region;
+                }
+            }
+            self.current = region;
+            self.bump = start.wrapping_add(HEADER);
+            self.end = start.wrapping_add(step);
+            // The tail of the old region can no longer be extended.
+            self.last = ptr::null_mut();
+        }
+        self.tally.footprint(self.source.stats().bytes);
+        (self.end as usize) - (self.bump as usize) >= bytes
+    }
+
+    /// Hands out a block of `size` bytes whose payload is aligned to `align`.
+    fn alloc(&mut self, size: usize, align: usize) -> *mut u8 {
+        if size > MAX_REQUEST || align > MAX_REQUEST {
+            return ptr::null_mut();
+        }
+        if align == ALIGN
+            && let Some(class) = class_of(size)
+        {
+            return self.alloc_small(class, size);
+        }
+        let span = HEADER + payload_size(size);
+        // ANCHOR: reuse_large
+        if align == ALIGN
+            && let Some(header) = self.large_free.take_best_fit(span)
+        {
+            // SAFETY: a block from a free list is ours; it keeps its span.
+            unsafe { (*header).reuse(size) };
+            self.tally.malloc(size);
+            return header.cast::<u8>().wrapping_add(HEADER);
+        }
+        // ANCHOR_END: reuse_large
+        // Enough for the block and the worst padding the alignment needs.
+        let worst = span + align.saturating_sub(ALIGN);
+        if !self.reserve(worst) {
+            return ptr::null_mut();
+        }
+        // ANCHOR: bump
+        // The payload must be aligned, and the header sits just before it.
+        let payload = align_up(self.bump as usize + HEADER, align) as *mut u8;
+        let header = payload.wrapping_sub(HEADER).cast::<Header>();
+        let padding = header as usize - self.bump as usize;
+        if padding > 0 {
+            // A memalign gap: keep it walkable as a padding block.
+            let filler = Header::new(Tag::Padding, 0, padding);
+            // SAFETY: the gap is inside reserved memory, ALIGN-aligned and at
+            // least HEADER bytes (both ends are ALIGN-aligned and distinct).
+            unsafe { self.bump.cast::<Header>().write(filler) };
+        }
+        // SAFETY: `header .. header + span` lies inside reserved memory.
+        unsafe { header.write(Header::new(Tag::Live, size, span)) };
+        self.bump = header.cast::<u8>().wrapping_add(span);
+        // ANCHOR_END: bump
+        self.last = header;
+        self.tally.malloc(size);
+        payload
+    }
+
+    // ANCHOR: alloc_small
+    /// Hands out a block of class `class` for `size` bytes: a freed one if
+    /// there is one, else from the class's bucket, carving a new bucket from
+    /// the bump when the current one is used up.
+    fn alloc_small(&mut self, class: usize, size: usize) -> *mut u8 {
+        if let Some(header) = self.free[class].pop() {
+            // SAFETY: a block from a free list is ours; it keeps its span.
+            unsafe { (*header).reuse(size) };
+            self.tally.malloc(size);
+            return header.cast::<u8>().wrapping_add(HEADER);
+        }
+        let span = HEADER + CLASSES[class];
+        let bucket = self.buckets[class];
+        if (bucket.end as usize) - (bucket.next as usize) < span {
+            let bytes = BUCKET_BYTES / span * span;
+            if !self.reserve(bytes) {
+                return ptr::null_mut();
+            }
+            self.buckets[class] = Bucket {
+                next: self.bump,
+                end: self.bump.wrapping_add(bytes),
+            };
+            self.bump = self.bump.wrapping_add(bytes);
+            // A bucket now lies between the most recent block and the bump.
+            self.last = ptr::null_mut();
+        }
+        let header = self.buckets[class].next.cast::<Header>();
+        // SAFETY: the bucket's unused part holds at least `span` bytes of
+        // reserved memory, ALIGN-aligned.
+        unsafe { header.write(Header::new(Tag::Live, size, span)) };
+        self.buckets[class].next = header.cast::<u8>().wrapping_add(span);
+        self.tally.malloc(size);
+        header.cast::<u8>().wrapping_add(HEADER)
+    }
+    // ANCHOR_END: alloc_small
+
+    /// Frees the block whose payload is at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of this heap.
+    unsafe fn free(&mut self, ptr: *mut u8) {
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        let block = unsafe { &mut *header };
+        if block.tag() != Some(Tag::Live) {
+            return; // A double free we can see: ignore it (see the docs).
+        }
+        self.tally.free(block.size);
+        block.set_tag(Tag::Freed);
+        // ANCHOR: free
+        if header == self.last {
+            // The most recent block: move the bump back over it.
+            self.bump = header.cast();
+            self.last = ptr::null_mut();
+            return;
+        }
+        // Anywhere else: onto a free list, to be used again.
+        // SAFETY: the block is ours, free and on no list.
+        unsafe { self.push_free(header) };
+        // ANCHOR_END: free
+    }
+
+    // EXERCISE BODY: push_free
+    // ANCHOR: push_free
+    /// Puts a free block on the list of its class, or on the large list if
+    /// its size is not a class (a large block, or one `memalign` made).
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours, on no list.
+    unsafe fn push_free(&mut self, header: *mut Header) {
+        // Put a free block on the right list: the list of its class if its usable
+        // size is exactly a class's size, the large list otherwise.
+        todo!("hole `push_free`");
+    }
+    // ANCHOR_END: push_free
+
+    /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of this heap.
+    unsafe fn realloc(&mut self, ptr: *mut u8, size: usize) -> *mut u8 {
+        self.tally.realloc();
+        if size > MAX_REQUEST {
+            return ptr::null_mut();
+        }
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        let (old, usable) = unsafe { ((*header).size, (*header).usable()) };
+        let new_span = HEADER + payload_size(size);
+        // ANCHOR: realloc
+        // The most recent block may grow into the free bytes above it.
+        let grows_at_top = header == self.last && {
+            let extra = payload_size(size).saturating_sub(usable);
+            self.reserve(extra) && header == self.last
+        };
+        if grows_at_top {
+            self.bump = header.cast::<u8>().wrapping_add(new_span);
+            // SAFETY: the block keeps its place and now spans `new_span`.
+            unsafe { header.write(Header::new(Tag::Live, size, new_span)) };
+        } else if size <= usable {
+            // Smaller: keep the block where it is (the rest stays unused).
+            // SAFETY: a live block has a header just before its payload.
+            unsafe { (*header).size = size };
+        }
+        // ANCHOR_END: realloc
+        if grows_at_top || size <= usable {
+            self.tally.resize(old, size);
+            return ptr;
+        }
+        let new = self.alloc(size, ALIGN);
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; `old < size` here.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, old);
+                self.free(ptr);
+            }
+        }
+        new
+    }
+
+    /// The bytes in use in `region`: up to the bump for the current region.
+    fn region_end(&self, region: *mut Region) -> *mut u8 {
+        if region == self.current {
+            self.bump
+        } else {
+            // SAFETY: `region` is one of our region headers.
+            unsafe { (*region).end }
+        }
+    }
+}
+
+// SAFETY: blocks are carved from memory the source gave us, one after the
+// other below the bump, so they never overlap; payloads are aligned by
+// `alloc`; a block is never handed out twice because the bump only moves
+// back over the most recent block after it was freed.
+unsafe impl<S: Break> Malloc for FreeLists<S> {
+    fn malloc(&self, size: usize) -> *mut u8 {
+        self.heap.lock().alloc(size, ALIGN)
+    }
+
+    unsafe fn free(&self, ptr: *mut u8) {
+        if !ptr.is_null() {
+            // SAFETY: the caller passes a live block of ours.
+            unsafe { self.heap.lock().free(ptr) }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        if ptr.is_null() {
+            return self.malloc(size);
+        }
+        if size == 0 {
+            // SAFETY: the caller passes a live block of ours.
+            unsafe { self.free(ptr) };
+            return ptr::null_mut();
+        }
+        // SAFETY: the caller passes a live block of ours.
+        unsafe { self.heap.lock().realloc(ptr, size) }
+    }
+
+    fn memalign(&self, align: usize, size: usize) -> *mut u8 {
+        if !align.is_power_of_two() {
+            return ptr::null_mut();
+        }
+        let mut heap = self.heap.lock();
+        if align > ALIGN {
+            heap.tally.memalign();
+        }
+        heap.alloc(size, align.max(ALIGN))
+    }
+
+    unsafe fn usable_size(&self, ptr: *mut u8) -> usize {
+        if ptr.is_null() {
+            return 0;
+        }
+        // SAFETY: a live block has a header just before its payload.
+        unsafe { (*Header::of(ptr)).usable() }
+    }
+
+    fn stats(&self) -> Stats {
+        let heap = self.heap.lock();
+        heap.tally.stats(heap.source.stats(), SourceStats::new())
+    }
+
+    fn check(&self) -> Result<(), HeapError> {
+        self.heap.lock().check()
+    }
+
+    fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        self.heap.lock().map(out)
+    }
+
+    fn lock_for_fork(&self) {
+        self.heap.acquire();
+    }
+
+    unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller matches this with `lock_for_fork`, which took
+        // the lock and keeps no guard.
+        unsafe { self.heap.release() }
+    }
+}

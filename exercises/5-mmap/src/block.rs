@@ -1,0 +1,103 @@
+//! The headers stage 1 writes into the heap.
+
+use malloc_core::ALIGN;
+
+/// Bytes of a block header (and of a region header): one [`ALIGN`] unit, so
+/// the payload after it stays aligned.
+pub const HEADER: usize = 16;
+
+/// What a block is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tag {
+    /// Handed out and not freed.
+    Live = 1,
+    /// Freed: on a free list, waiting to be used again.
+    Freed = 2,
+    /// Filler that `memalign` left before an aligned block.
+    Padding = 3,
+    /// Handed out, with a mapping of its own (its span is the mapping's
+    /// length).
+    Mapped = 4,
+}
+
+/// The 16 bytes before every payload.
+///
+/// A block's span (header plus payload) is a multiple of [`ALIGN`], so the
+/// low four bits of `span_tag` are free: the tag lives there, as dlmalloc
+/// keeps its flags in the low bits of its size field.
+#[repr(C)]
+pub struct Header {
+    /// Bytes requested (0 for padding).
+    pub size: usize,
+    /// The block's span in bytes, with its [`Tag`] in the low four bits.
+    span_tag: usize,
+}
+
+impl Header {
+    /// A header for a block of `span` bytes holding `size` requested bytes.
+    pub fn new(tag: Tag, size: usize, span: usize) -> Self {
+        debug_assert!(span.is_multiple_of(ALIGN) && span >= HEADER);
+        Header {
+            size,
+            span_tag: span | tag as usize,
+        }
+    }
+
+    /// The header of the block whose payload starts at `payload`.
+    pub fn of(payload: *mut u8) -> *mut Header {
+        payload.wrapping_sub(HEADER).cast()
+    }
+
+    /// Header plus payload, in bytes.
+    pub fn span(&self) -> usize {
+        self.span_tag & !(ALIGN - 1)
+    }
+
+    /// The tag, or `None` if the low bits hold no valid tag (a stray write
+    /// overwrote the header).
+    pub fn tag(&self) -> Option<Tag> {
+        match self.span_tag & (ALIGN - 1) {
+            1 => Some(Tag::Live),
+            2 => Some(Tag::Freed),
+            3 => Some(Tag::Padding),
+            4 => Some(Tag::Mapped),
+            _ => None,
+        }
+    }
+
+    /// Makes a free block live again for `size` requested bytes, keeping
+    /// its span.
+    pub fn reuse(&mut self, size: usize) {
+        self.size = size;
+        self.set_tag(Tag::Live);
+    }
+
+    /// Changes the tag, keeping the span.
+    pub fn set_tag(&mut self, tag: Tag) {
+        self.span_tag = self.span() | tag as usize;
+    }
+
+    /// Bytes the caller may use.
+    pub fn usable(&self) -> usize {
+        self.span() - HEADER
+    }
+}
+
+/// The 16 bytes at the start of each region of contiguous memory.
+#[repr(C)]
+pub struct Region {
+    /// The next region (null for the last).
+    pub next: *mut Region,
+    /// Where this region's blocks end, once a newer region exists.
+    pub end: *mut u8,
+}
+
+impl Region {
+    /// A region with no successor yet.
+    pub fn new() -> Self {
+        Region {
+            next: core::ptr::null_mut(),
+            end: core::ptr::null_mut(),
+        }
+    }
+}

@@ -1,0 +1,639 @@
+//! Stage 5: `mmap` for large requests.
+//!
+//! Stage 4 keeps every byte it ever took from the break: a program that
+//! frees a 10 MB buffer still holds 10 MB. Here a request of at least
+//! [`MMAP_THRESHOLD`] bytes (128 KiB, glibc's default) gets a mapping of its
+//! own, and `free` gives it straight back to the OS with `munmap`.
+//!
+//! ```text
+//!  heap (break):   |region|bucket|bucket|large|...|bump       end|
+//!  mapping:        |hdr|        200 KiB payload          | (whole pages)
+//!  mapping:        |hdr|         3 MiB payload                 |
+//! ```
+//!
+//! A mapped block keeps the same 16-byte header, in its first page, tagged
+//! `Mapped`, with the mapping's length as its span. A `realloc` of a mapped
+//! block asks the kernel to resize the mapping (`mremap`), which moves pages
+//! instead of copying bytes. When the break cannot grow any more (the data
+//! limit, or another mapping in the way), the heap takes its next region
+//! from a mapping rather than fail, as glibc does.
+//!
+//! Still fixed: the threshold, and everything else stage 6 tunes.
+
+#![no_std]
+
+mod block;
+mod free_list;
+mod map;
+
+use core::ptr;
+
+use core::ptr::NonNull;
+
+use malloc_core::{
+    ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
+    align_up,
+};
+
+use block::{HEADER, Header, Region, Tag};
+use free_list::FreeList;
+
+/// The break grows by at least this much at a time: 64 KiB, so that a
+/// program making small requests pays one system call per thousands of them.
+pub const GROW_STEP: usize = 64 * 1024;
+
+// ANCHOR: classes
+/// The size classes: a request of at most 1024 bytes is rounded up to one
+/// of these.
+pub const CLASSES: [usize; 4] = [16, 64, 256, 1024];
+
+/// A bucket of a class holds about this many bytes of blocks.
+pub const BUCKET_BYTES: usize = 16 * 1024;
+
+// ANCHOR: threshold
+/// Requests of at least this many bytes get a mapping of their own.
+pub const MMAP_THRESHOLD: usize = 128 * 1024;
+// ANCHOR_END: threshold
+
+/// The smallest block: a header and the smallest payload. A piece left over
+/// by a split must be at least this big to be a block of its own.
+pub const MIN_BLOCK: usize = HEADER + CLASSES[0];
+
+/// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
+/// or `None` for a large request.
+pub fn class_of(size: usize) -> Option<usize> {
+    CLASSES.iter().position(|&class| size <= class)
+}
+// ANCHOR_END: classes
+
+/// The part of a bucket not handed out yet: blocks are taken from `next`
+/// until it reaches `end`.
+#[derive(Clone, Copy)]
+struct Bucket {
+    next: *mut u8,
+    end: *mut u8,
+}
+
+/// A bucket allocator with free lists, splitting and mapped large blocks:
+/// stage 5 of the course.
+///
+/// Generic over its memory sources; [`Mmap::new`] uses the real program
+/// break and the kernel's `mmap`.
+pub struct Mmap<S: Break = RealBreak, P: Pages = RealPages> {
+    heap: Lock<Heap<S, P>>,
+}
+
+impl Mmap<RealBreak, RealPages> {
+    /// An allocator on the program break and `mmap` (usable in a `static`).
+    pub const fn new() -> Self {
+        Self::with_sources(RealBreak::new(), RealPages::new())
+    }
+}
+
+impl Default for Mmap<RealBreak, RealPages> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Break, P: Pages> Mmap<S, P> {
+    /// An allocator taking its heap from `source` and its mappings from
+    /// `pages`.
+    pub const fn with_sources(source: S, pages: P) -> Self {
+        Mmap {
+            heap: Lock::new(Heap {
+                source,
+                pages,
+                current_mapped: false,
+                mapped_blocks: 0,
+                mapped_bytes: 0,
+                first: ptr::null_mut(),
+                current: ptr::null_mut(),
+                bump: ptr::null_mut(),
+                end: ptr::null_mut(),
+                last: ptr::null_mut(),
+                buckets: [Bucket {
+                    next: ptr::null_mut(),
+                    end: ptr::null_mut(),
+                }; CLASSES.len()],
+                free: [const { FreeList::new() }; CLASSES.len()],
+                large_free: FreeList::new(),
+                tally: Tally::new(),
+            }),
+        }
+    }
+}
+
+/// The allocator's state, behind the lock.
+struct Heap<S, P> {
+    source: S,
+    /// Where mapped blocks come from.
+    pages: P,
+    /// Whether the current region is a mapping (the break could not grow).
+    current_mapped: bool,
+    /// Mapped blocks not yet freed, and the bytes requested for them.
+    mapped_blocks: usize,
+    mapped_bytes: usize,
+    /// The first region (null until the first malloc).
+    first: *mut Region,
+    /// The region the bump is in.
+    current: *mut Region,
+    /// Where the next block starts.
+    bump: *mut u8,
+    /// The end of the memory we got for the current region.
+    end: *mut u8,
+    /// The most recent block, if it is still the last one below the bump:
+    /// freeing it moves the bump back.
+    last: *mut Header,
+    /// One bucket per class: where its next block comes from.
+    buckets: [Bucket; CLASSES.len()],
+    /// One free list per class.
+    free: [FreeList; CLASSES.len()],
+    /// Free blocks of any other size (large ones, and aligned ones).
+    large_free: FreeList,
+    tally: Tally,
+}
+
+// SAFETY: the raw pointers point into memory this heap owns; moving the heap
+// to another thread moves that ownership with it.
+unsafe impl<S: Send, P: Send> Send for Heap<S, P> {}
+
+/// Bytes of payload a request of `size` occupies: rounded up to [`ALIGN`],
+/// and at least [`ALIGN`] so that `malloc(0)` gets a unique usable block.
+fn payload_size(size: usize) -> usize {
+    align_up(size.max(1), ALIGN)
+}
+
+impl<S: Break, P: Pages> Heap<S, P> {
+    /// Makes sure `bytes` more fit between the bump and the end, growing the
+    /// break by whole steps if not. Returns false when the source is out of
+    /// memory.
+    fn reserve(&mut self, bytes: usize) -> bool {
+        if (self.end as usize) - (self.bump as usize) >= bytes {
+            return true;
+        }
+        // Room for a region header too, in case the new memory is not
+        // contiguous with ours.
+        let step = align_up(bytes + HEADER, GROW_STEP);
+        // When the break cannot grow (a limit, or a mapping in the way), a
+        // mapping becomes the next region, as glibc falls back to mmap.
+        let from_break = self.source.grow(step);
+        let Some(start) = from_break.or_else(|| self.pages.map(step)) else {
+            return false;
+        };
+        let start = start.as_ptr();
+        if start == self.end {
+            // Contiguous: the current region simply gets longer.
+            self.end = self.end.wrapping_add(step);
+        } else {
+            // Someone moved the break (or this is our first growth): close
+            // the current region where the bump is and start a new one.
+            let region = start.cast::<Region>();
+            // SAFETY: `start` is fresh memory of `step >= HEADER` bytes,
+            // aligned to ALIGN; Region fits in HEADER bytes.
+            unsafe { region.write(Region::new()) };
+            if self.current.is_null() {
+                self.first = region;
+            } else {
+                // SAFETY: `current` is our live region header.
+                unsafe {
+                    (*self.current).end = self.bump;
+                    (*self.current).next = region;
+                }
+            }
+            self.current = region;
+            self.current_mapped = from_break.is_none();
+            self.bump = start.wrapping_add(HEADER);
+            self.end = start.wrapping_add(step);
+            // The tail of the old region can no longer be extended.
+            self.last = ptr::null_mut();
+        }
+        self.note_footprint();
+        (self.end as usize) - (self.bump as usize) >= bytes
+    }
+
+    /// Hands out a block of `size` bytes whose payload is aligned to `align`.
+    fn alloc(&mut self, size: usize, align: usize) -> *mut u8 {
+        if size > MAX_REQUEST || align > MAX_REQUEST {
+            return ptr::null_mut();
+        }
+        // EXERCISE: route
+        // Send a request of at least MMAP_THRESHOLD bytes to a mapping of its own.
+        todo!("hole `route`");
+        // EXERCISE END
+        if align == ALIGN
+            && let Some(class) = class_of(size)
+        {
+            return self.alloc_small(class, size);
+        }
+        let span = HEADER + payload_size(size);
+        // ANCHOR: reuse_large
+        if align == ALIGN
+            && let Some(header) = self.large_free.take_best_fit(span)
+        {
+            // SAFETY: a block from a free list is ours; it keeps its span.
+            // (Splitting it too was measured: without merging, the pieces
+            // left over fragment the heap; see the book.)
+            unsafe { (*header).reuse(size) };
+            self.tally.malloc(size);
+            return header.cast::<u8>().wrapping_add(HEADER);
+        }
+        // ANCHOR_END: reuse_large
+        // Enough for the block and the worst padding the alignment needs.
+        let worst = span + align.saturating_sub(ALIGN);
+        if !self.reserve(worst) {
+            return ptr::null_mut();
+        }
+        // ANCHOR: bump
+        // The payload must be aligned, and the header sits just before it.
+        let payload = align_up(self.bump as usize + HEADER, align) as *mut u8;
+        let header = payload.wrapping_sub(HEADER).cast::<Header>();
+        let padding = header as usize - self.bump as usize;
+        if padding > 0 {
+            // A memalign gap: keep it walkable as a padding block.
+            let filler = Header::new(Tag::Padding, 0, padding);
+            // SAFETY: the gap is inside reserved memory, ALIGN-aligned and at
+            // least HEADER bytes (both ends are ALIGN-aligned and distinct).
+            unsafe { self.bump.cast::<Header>().write(filler) };
+        }
+        // SAFETY: `header .. header + span` lies inside reserved memory.
+        unsafe { header.write(Header::new(Tag::Live, size, span)) };
+        self.bump = header.cast::<u8>().wrapping_add(span);
+        // ANCHOR_END: bump
+        self.last = header;
+        self.tally.malloc(size);
+        payload
+    }
+
+    /// The footprint changed: remember its peak.
+    fn note_footprint(&mut self) {
+        let bytes = self.source.stats().bytes + self.pages.stats().bytes;
+        self.tally.footprint(bytes);
+    }
+
+    // EXERCISE BODY: alloc_mapped
+    // EXERCISE BODY: free_mapped
+    // ANCHOR: alloc_mapped
+    /// Gives a block of `size` bytes, aligned to `align`, a mapping of its
+    /// own: the header in the first page, the payload after it.
+    fn alloc_mapped(&mut self, size: usize, align: usize) -> *mut u8 {
+        // Give a block of `size` bytes, aligned to `align`, a mapping of its own:
+        // map whole pages, put the header in the mapping right before the aligned
+        // payload, and give back any whole pages before the header's page. Count the
+        // block and return the payload.
+        todo!("hole `alloc_mapped`");
+    }
+
+    /// Gives the mapping of a mapped block back to the OS.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a live mapped block of ours.
+    unsafe fn free_mapped(&mut self, header: *mut Header) {
+        // Give a mapped block's whole mapping back to the OS and stop counting it.
+        todo!("hole `free_mapped`");
+    }
+    // ANCHOR_END: alloc_mapped
+
+    /// Resizes a mapped block: `mremap` while it stays large, else a move
+    /// to the heap.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live mapped block of ours.
+    unsafe fn realloc_mapped(&mut self, ptr: *mut u8, size: usize) -> *mut u8 {
+        let header = Header::of(ptr);
+        // SAFETY: a live mapped block's header is valid.
+        let (old, bytes) = unsafe { ((*header).size, (*header).span()) };
+        let start = mapping_start::<P>(header);
+        // ANCHOR: remap
+        if size >= MMAP_THRESHOLD && start.as_ptr() == header.cast() {
+            let new_bytes = align_up(HEADER + size, P::PAGE);
+            // SAFETY: the whole mapping is ours; the header is at its start.
+            let Some(moved) = (unsafe { self.pages.remap(start, bytes, new_bytes) }) else {
+                return ptr::null_mut();
+            };
+            let header = moved.as_ptr().cast::<Header>();
+            // SAFETY: the header moved with the mapping.
+            unsafe { header.write(Header::new(Tag::Mapped, size, new_bytes)) };
+            self.mapped_bytes = self.mapped_bytes - old + size;
+            self.tally.resize(old, size);
+            self.note_footprint();
+            return moved.as_ptr().wrapping_add(HEADER);
+        }
+        // ANCHOR_END: remap
+        let new = self.alloc(size, ALIGN);
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, old.min(size));
+                self.free_mapped(header);
+            }
+        }
+        new
+    }
+
+    // ANCHOR: alloc_small
+    /// Hands out a block of class `class` for `size` bytes: a freed one if
+    /// there is one, else from the class's bucket, carving a new bucket from
+    /// the bump when the current one is used up.
+    fn alloc_small(&mut self, class: usize, size: usize) -> *mut u8 {
+        if let Some(header) = self.free[class].pop() {
+            // SAFETY: a block from a free list is ours; it keeps its span.
+            unsafe { (*header).reuse(size) };
+            self.tally.malloc(size);
+            return header.cast::<u8>().wrapping_add(HEADER);
+        }
+        let span = HEADER + CLASSES[class];
+        let bucket = self.buckets[class];
+        if (bucket.end as usize) - (bucket.next as usize) < span {
+            // ANCHOR: split_bigger
+            if let Some(header) = self.take_bigger(class) {
+                // SAFETY: a block from a free list is ours and on no list now.
+                unsafe {
+                    // Keep the rest of a big block whole; cut a bucket's worth.
+                    self.split_off(header, BUCKET_BYTES / span * span);
+                    self.split(header, span);
+                    (*header).reuse(size);
+                }
+                self.tally.malloc(size);
+                return header.cast::<u8>().wrapping_add(HEADER);
+            }
+            // ANCHOR_END: split_bigger
+            let bytes = BUCKET_BYTES / span * span;
+            if !self.reserve(bytes) {
+                return ptr::null_mut();
+            }
+            self.buckets[class] = Bucket {
+                next: self.bump,
+                end: self.bump.wrapping_add(bytes),
+            };
+            self.bump = self.bump.wrapping_add(bytes);
+            // A bucket now lies between the most recent block and the bump.
+            self.last = ptr::null_mut();
+        }
+        let header = self.buckets[class].next.cast::<Header>();
+        // SAFETY: the bucket's unused part holds at least `span` bytes of
+        // reserved memory, ALIGN-aligned.
+        unsafe { header.write(Header::new(Tag::Live, size, span)) };
+        self.buckets[class].next = header.cast::<u8>().wrapping_add(span);
+        self.tally.malloc(size);
+        header.cast::<u8>().wrapping_add(HEADER)
+    }
+    // ANCHOR_END: alloc_small
+
+    /// Frees the block whose payload is at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of this heap.
+    unsafe fn free(&mut self, ptr: *mut u8) {
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        let block = unsafe { &mut *header };
+        if block.tag() == Some(Tag::Mapped) {
+            // SAFETY: a live mapped block of ours.
+            return unsafe { self.free_mapped(header) };
+        }
+        if block.tag() != Some(Tag::Live) {
+            return; // A double free we can see: ignore it (see the docs).
+        }
+        self.tally.free(block.size);
+        block.set_tag(Tag::Freed);
+        // ANCHOR: free
+        if header == self.last {
+            // The most recent block: move the bump back over it.
+            self.bump = header.cast();
+            self.last = ptr::null_mut();
+            return;
+        }
+        // Anywhere else: onto a free list, to be used again.
+        // SAFETY: the block is ours, free and on no list.
+        unsafe { self.push_free(header) };
+        // ANCHOR_END: free
+    }
+
+    // ANCHOR: push_free
+    /// Puts a free block on a class's list, or on the large list if it is
+    /// bigger than every class.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours, on no list.
+    unsafe fn push_free(&mut self, header: *mut Header) {
+        // SAFETY: the caller gives us one of our blocks.
+        let usable = unsafe { (*header).usable() };
+        // The list of the largest class it can serve: a piece left over by
+        // a split may fall between two classes.
+        let list = match class_of(usable) {
+            Some(class) if usable == CLASSES[class] => &mut self.free[class],
+            Some(class) => &mut self.free[class - 1],
+            None => &mut self.large_free,
+        };
+        // SAFETY: a free block of ours on no list, with a payload of at
+        // least 16 bytes (every block has one).
+        unsafe { list.push(header) };
+    }
+    // ANCHOR_END: push_free
+
+    /// Takes a free block bigger than class `class` needs: from the next
+    /// class up that has one, else the best fit from the large list.
+    fn take_bigger(&mut self, class: usize) -> Option<*mut Header> {
+        let bigger = self.free[class + 1..].iter_mut().find_map(FreeList::pop);
+        bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]))
+    }
+
+    // ANCHOR: split
+    /// Cuts the free block at `header` into blocks of `span` bytes. The
+    /// first stays at `header` for the caller; the others go on the free
+    /// list. A tail too small to be a block joins the last piece.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours on no list, spanning at least `span`.
+    unsafe fn split(&mut self, header: *mut Header, span: usize) {
+        // SAFETY: the caller gives us one of our blocks.
+        let total = unsafe { (*header).span() };
+        let mut at = 0;
+        while at < total {
+            let left = total - at;
+            let piece = if left >= span + MIN_BLOCK { span } else { left };
+            let block = header.cast::<u8>().wrapping_add(at).cast::<Header>();
+            // SAFETY: the piece lies inside the block we are cutting.
+            unsafe { block.write(Header::new(Tag::Freed, 0, piece)) };
+            if at > 0 {
+                // SAFETY: a new free block of ours, on no list.
+                unsafe { self.push_free(block) };
+            }
+            at += piece;
+        }
+    }
+
+    /// Cuts the free block at `header` down to `span` bytes if what is left
+    /// can be a block; the rest becomes a free block on its list.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours on no list.
+    unsafe fn split_off(&mut self, header: *mut Header, span: usize) {
+        // SAFETY: the caller gives us one of our blocks.
+        let total = unsafe { (*header).span() };
+        if total >= span + MIN_BLOCK {
+            let rest = header.cast::<u8>().wrapping_add(span).cast::<Header>();
+            // SAFETY: both parts lie inside the block; the rest is on no list.
+            unsafe {
+                header.write(Header::new(Tag::Freed, 0, span));
+                rest.write(Header::new(Tag::Freed, 0, total - span));
+                self.push_free(rest);
+            }
+        }
+    }
+    // ANCHOR_END: split
+
+    /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of this heap.
+    unsafe fn realloc(&mut self, ptr: *mut u8, size: usize) -> *mut u8 {
+        self.tally.realloc();
+        if size > MAX_REQUEST {
+            return ptr::null_mut();
+        }
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        if unsafe { (*header).tag() } == Some(Tag::Mapped) {
+            // SAFETY: a live mapped block of ours.
+            return unsafe { self.realloc_mapped(ptr, size) };
+        }
+        // SAFETY: a live block has a header just before its payload.
+        let (old, usable) = unsafe { ((*header).size, (*header).usable()) };
+        let new_span = HEADER + payload_size(size);
+        // ANCHOR: realloc
+        // The most recent block may grow into the free bytes above it.
+        let grows_at_top = header == self.last && {
+            let extra = payload_size(size).saturating_sub(usable);
+            self.reserve(extra) && header == self.last
+        };
+        if grows_at_top {
+            self.bump = header.cast::<u8>().wrapping_add(new_span);
+            // SAFETY: the block keeps its place and now spans `new_span`.
+            unsafe { header.write(Header::new(Tag::Live, size, new_span)) };
+        } else if size <= usable {
+            // Smaller: keep the block where it is (the rest stays unused).
+            // SAFETY: a live block has a header just before its payload.
+            unsafe { (*header).size = size };
+        }
+        // ANCHOR_END: realloc
+        if grows_at_top || size <= usable {
+            self.tally.resize(old, size);
+            return ptr;
+        }
+        let new = self.alloc(size, ALIGN);
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; `old < size` here.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, old);
+                self.free(ptr);
+            }
+        }
+        new
+    }
+
+    /// The bytes in use in `region`: up to the bump for the current region.
+    fn region_end(&self, region: *mut Region) -> *mut u8 {
+        if region == self.current {
+            self.bump
+        } else {
+            // SAFETY: `region` is one of our region headers.
+            unsafe { (*region).end }
+        }
+    }
+}
+
+/// The start of a mapped block's mapping: the start of its header's page.
+fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
+    let start = header as usize & !(P::PAGE - 1);
+    // SAFETY: a header's page starts at a non-zero address.
+    unsafe { NonNull::new_unchecked(start as *mut u8) }
+}
+
+// SAFETY: heap blocks are carved from memory the source gave us, one after
+// the other below the bump, so they never overlap; a mapped block has its
+// own mapping; payloads are aligned by `alloc` and `alloc_mapped`; a block
+// is never handed out twice because the bump only moves back over the most
+// recent block after it was freed.
+unsafe impl<S: Break, P: Pages> Malloc for Mmap<S, P> {
+    fn malloc(&self, size: usize) -> *mut u8 {
+        self.heap.lock().alloc(size, ALIGN)
+    }
+
+    unsafe fn free(&self, ptr: *mut u8) {
+        if !ptr.is_null() {
+            // SAFETY: the caller passes a live block of ours.
+            unsafe { self.heap.lock().free(ptr) }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        if ptr.is_null() {
+            return self.malloc(size);
+        }
+        if size == 0 {
+            // SAFETY: the caller passes a live block of ours.
+            unsafe { self.free(ptr) };
+            return ptr::null_mut();
+        }
+        // SAFETY: the caller passes a live block of ours.
+        unsafe { self.heap.lock().realloc(ptr, size) }
+    }
+
+    fn memalign(&self, align: usize, size: usize) -> *mut u8 {
+        if !align.is_power_of_two() {
+            return ptr::null_mut();
+        }
+        let mut heap = self.heap.lock();
+        if align > ALIGN {
+            heap.tally.memalign();
+        }
+        heap.alloc(size, align.max(ALIGN))
+    }
+
+    unsafe fn usable_size(&self, ptr: *mut u8) -> usize {
+        if ptr.is_null() {
+            return 0;
+        }
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        let block = unsafe { &*header };
+        if block.tag() == Some(Tag::Mapped) {
+            // Up to the end of the mapping.
+            let end = mapping_start::<P>(header).as_ptr() as usize + block.span();
+            return end - ptr as usize;
+        }
+        block.usable()
+    }
+
+    fn stats(&self) -> Stats {
+        let heap = self.heap.lock();
+        heap.tally.stats(heap.source.stats(), heap.pages.stats())
+    }
+
+    fn check(&self) -> Result<(), HeapError> {
+        self.heap.lock().check()
+    }
+
+    fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        self.heap.lock().map(out)
+    }
+
+    fn lock_for_fork(&self) {
+        self.heap.acquire();
+    }
+
+    unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller matches this with `lock_for_fork`, which took
+        // the lock and keeps no guard.
+        unsafe { self.heap.release() }
+    }
+}

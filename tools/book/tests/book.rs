@@ -1,0 +1,129 @@
+//! The book's checks: its generated files are up to date, it builds with
+//! the mdbook library, every include resolved, every listing has lines,
+//! every internal link and image leads somewhere, and every Rust code block
+//! says why it is not compiled here.
+//!
+//! `UPDATE_BOOK=1 cargo test -p workbook-book` rewrites the generated files.
+
+use std::path::Path;
+
+use workbook_book::{book_dir, generate, site};
+
+/// The generated files on disk equal what the project makes now.
+#[test]
+fn generated_files_are_up_to_date() {
+    let book = book_dir();
+    let dir = book.join("src/generated");
+    let files = generate::all(&book).unwrap_or_else(|e| panic!("generating: {e}"));
+    let update = std::env::var_os("UPDATE_BOOK").is_some_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for file in &files {
+        let path = dir.join(&file.path);
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        if on_disk != file.text {
+            if update {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &file.text).unwrap();
+                println!("rewrote {}", path.display());
+            } else {
+                stale.push(file.path.clone());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated files in book/src/generated: {stale:?}\n\
+         rewrite them with: UPDATE_BOOK=1 cargo test -p workbook-book"
+    );
+}
+
+/// Every ```rust block in the book's sources is marked `ignore` with a
+/// reason nearby, or is not Rust: listings are fragments of the stage
+/// crates, which the workspace compiles and tests as they are.
+#[test]
+fn rust_blocks_say_why_they_are_not_compiled() {
+    let mut problems = Vec::new();
+    for chapter in chapters(&book_dir().join("src")) {
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let fence = line.trim_start();
+            if let Some(info) = fence.strip_prefix("```rust")
+                && !info.contains("ignore")
+            {
+                problems.push(format!(
+                    "{}:{}: a ```rust block without `ignore`: mdbook test would try to \
+                     compile a fragment; include it as ```rust,ignore",
+                    chapter.display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The book builds with mdbook-driver, and the result has no leftover
+/// `{{#` directives, no empty listings, no broken internal links.
+#[test]
+fn book_builds_and_every_include_and_link_resolves() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("book-check");
+    let _ = std::fs::remove_dir_all(&out);
+    site::build(&book_dir(), &out).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.join("index.html").exists(),
+        "no index.html in {}",
+        out.display()
+    );
+    assert!(
+        out.join("searchindex.js").exists()
+            || out.join("searchindex.json").exists()
+            || std::fs::read_dir(&out).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("searchindex")),
+        "the search index is missing"
+    );
+    let problems = site::check(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        problems.is_empty(),
+        "the rendered book has problems:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The benchmark chapter's results: either `cargo workbook bench --book`
+/// wrote them, or the marked placeholder stands in their place.
+#[test]
+fn bench_results_are_there_or_marked_as_missing() {
+    let path = book_dir().join("src/bench/results.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run `cargo workbook bench --book`)",
+            path.display()
+        )
+    });
+    if text.contains("<!-- placeholder: cargo workbook bench --book -->") {
+        println!("note: {} is still the placeholder", path.display());
+    } else {
+        assert!(
+            text.contains("| ") && text.contains("cargo workbook bench"),
+            "{} has neither a results table nor the placeholder",
+            path.display()
+        );
+    }
+}
+
+/// The Markdown files under `dir`.
+fn chapters(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(chapters(&path));
+        } else if path.extension().is_some_and(|e| e == "md") {
+            found.push(path);
+        }
+    }
+    found
+}

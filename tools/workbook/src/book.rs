@@ -1,0 +1,69 @@
+//! `cargo workbook book [--open]`: the course book as HTML; and
+//! `cargo workbook map TRACE --stage N`: the heap a trace leaves behind.
+//!
+//! The book is built with the mdbook library (`tools/book`) into `book/` in
+//! the target folder, with its search index. `map` is the "then check" of
+//! the book's "predict, then check" questions: it runs a short trace on a
+//! stage, frees nothing, and prints the heap map (and, with `--svg`, draws
+//! it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Failure::{self, Input, Usage};
+use crate::stages;
+
+/// Builds the book and prints where it is; `open`: opens it in a browser.
+pub fn build(open: bool) -> Result<(), Failure> {
+    let out = workbook_book::output_dir();
+    workbook_book::site::build(&workbook_book::book_dir(), &out).map_err(Input)?;
+    let index = out.join("index.html");
+    println!("{}", index.display());
+    if open {
+        match find_in_path("xdg-open") {
+            Some(opener) => {
+                Command::new(opener)
+                    .arg(&index)
+                    .spawn()
+                    .map_err(|e| Input(format!("cannot run xdg-open: {e}")))?;
+            }
+            None => eprintln!("no xdg-open here: open {} in a browser", index.display()),
+        }
+    }
+    Ok(())
+}
+
+/// Runs `trace` on stage `number`, prints its heap map with every block the
+/// trace left live, and writes the picture to `svg` if asked.
+pub fn map(trace: &Path, number: u32, svg: Option<&Path>) -> Result<(), Failure> {
+    let Some(new) = stages::find(number).and_then(|stage| stage.new) else {
+        return Err(Usage(format!(
+            "no built stage {number}; stages: {}",
+            stages::built_list()
+        )));
+    };
+    let name = trace.display();
+    let text =
+        std::fs::read_to_string(trace).map_err(|e| Input(format!("cannot read {name}: {e}")))?;
+    let trace = malloc_trace::parse(&text).map_err(|e| Input(format!("{name}: {e}")))?;
+    let heap = new();
+    let map = workbook_book::drill::heap_map_after(&*heap, &trace)
+        .map_err(|e| Input(format!("{name}: {e}")))?;
+    print!("{map}");
+    if let Some(path) = svg {
+        let pieces = workbook_book::picture::parse(&map).map_err(Input)?;
+        let title = format!("Stage {number} after {name}");
+        std::fs::write(path, workbook_book::picture::svg(&title, &pieces))
+            .map_err(|e| Input(format!("cannot write {}: {e}", path.display())))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The first `name` in `PATH`.
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}

@@ -1,0 +1,67 @@
+//! The command output the book shows (book/src/generated/*.txt) is what the
+//! CLI prints now. `UPDATE_BOOK=1 cargo test -p workbook --test book_outputs`
+//! rewrites the files.
+//!
+//! The course map ends with the learner's own progress (read from
+//! `exercises/.progress`); the book shows a fresh start. When a progress
+//! file exists, only the part before the exercises is compared.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Runs the CLI with `args` (stdout is a pipe, so no colours) and returns
+/// what it printed.
+fn output(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_workbook"))
+        .args(args)
+        .env("COLUMNS", "100")
+        .output()
+        .expect("running the workbook CLI");
+    assert!(out.status.success(), "workbook {args:?} failed");
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Compares `text` with the committed file, or rewrites it.
+fn same_as_committed(name: &str, text: &str, compare_up_to: Option<&str>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = root.join("book/src/generated").join(name);
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let cut = |s: &str| -> String {
+        match compare_up_to.and_then(|marker| s.find(marker)) {
+            Some(at) => s[..at].to_string(),
+            None => s.to_string(),
+        }
+    };
+    if cut(&committed) == cut(text) {
+        return;
+    }
+    if std::env::var_os("UPDATE_BOOK").is_some_and(|v| v == "1") && compare_up_to.is_none() {
+        std::fs::write(&path, text).unwrap();
+        println!("rewrote {}", path.display());
+        return;
+    }
+    panic!(
+        "{} is stale: the CLI now prints\n{text}\nrewrite it with: \
+         UPDATE_BOOK=1 cargo test -p workbook --test book_outputs \
+         (with no exercises/.progress, so the map shows a fresh start)",
+        path.display()
+    );
+}
+
+#[test]
+fn course_map_in_the_book_is_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let fresh = !root.join("exercises/.progress").exists();
+    let marker = (!fresh).then_some("\nExercises\n");
+    same_as_committed("course-map.txt", &output(&[]), marker);
+}
+
+#[test]
+fn help_in_the_book_is_current() {
+    same_as_committed("workbook-help.txt", &output(&["--help"]), None);
+}
+
+#[test]
+fn map_help_in_the_book_is_current() {
+    same_as_committed("map-help.txt", &output(&["map", "--help"]), None);
+}
