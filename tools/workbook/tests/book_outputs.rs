@@ -9,11 +9,13 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Runs the CLI with `args` (stdout is a pipe, so no colours) and returns
-/// what it printed.
+/// Runs the CLI with `args` at the workspace root (stdout is a pipe, so no
+/// colours) and returns what it printed.
 fn output(args: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new(env!("CARGO_BIN_EXE_workbook"))
         .args(args)
+        .current_dir(root)
         .env("COLUMNS", "100")
         .output()
         .expect("running the workbook CLI");
@@ -64,4 +66,9 @@ fn help_in_the_book_is_current() {
 #[test]
 fn map_help_in_the_book_is_current() {
     same_as_committed("map-help.txt", &output(&["map", "--help"]), None);
+}
+
+#[test]
+fn class_table_in_the_book_is_current() {
+    same_as_committed("classes.txt", &output(&["classes"]), None);
 }
