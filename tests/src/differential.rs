@@ -460,7 +460,7 @@ impl<M: Malloc> Run<'_, M> {
 /// The error if `ptr` is not a multiple of `align` (for a power of two;
 /// other alignments were refused before a pointer existed).
 fn check_alignment(ptr: *mut u8, align: usize) -> Result<(), String> {
-    if align.is_power_of_two() && ptr as usize % align != 0 {
+    if align.is_power_of_two() && !(ptr as usize).is_multiple_of(align) {
         return Err(format!("{ptr:p} is not aligned to {align}"));
     }
     if !align.is_power_of_two() {

@@ -361,7 +361,7 @@ fn zeroed<M: Malloc>(heap: &M, p: *mut u8, len: usize, call: &str) -> Result<(),
 }
 
 fn aligned(p: *mut u8, align: usize) -> Result<(), String> {
-    if p as usize % align != 0 {
+    if !(p as usize).is_multiple_of(align) {
         return Err(format!("{p:p} is not aligned to {align}"));
     }
     Ok(())

@@ -83,7 +83,7 @@ pub fn edges(len: usize) -> Vec<Range<usize>> {
 pub unsafe fn write(ptr: *mut u8, id: usize, range: Range<usize>) {
     let mut at = range.start;
     while at < range.end {
-        if at % 8 == 0 && at + 8 <= range.end {
+        if at.is_multiple_of(8) && at + 8 <= range.end {
             // SAFETY: inside the range the caller vouches for; the pointer
             // may be unaligned (memalign(1, n)), so write unaligned.
             unsafe {
@@ -114,7 +114,7 @@ pub unsafe fn find_wrong(
 ) -> Option<(usize, u8, u8)> {
     let mut at = range.start;
     while at < range.end {
-        if at % 8 == 0 && at + 8 <= range.end {
+        if at.is_multiple_of(8) && at + 8 <= range.end {
             // SAFETY: inside the range the caller vouches for.
             let found = unsafe { ptr.add(at).cast::<u64>().read_unaligned() };
             let expected = pattern_word(id, at / 8);

@@ -127,7 +127,7 @@ fn check_new(ptr: *mut u8, layout: Layout, step: usize) -> Result<(), String> {
             "allocating {layout:?} returned null at step {step}"
         ));
     }
-    if ptr as usize % layout.align() != 0 {
+    if !(ptr as usize).is_multiple_of(layout.align()) {
         return Err(format!(
             "{ptr:p} for {layout:?} is misaligned at step {step}"
         ));

@@ -62,7 +62,7 @@ fn collections_and_strings_work() {
     assert!(
         pages
             .iter()
-            .all(|p| (&**p as *const Page as usize) % 4096 == 0 && p.0[4095] == 1)
+            .all(|p| (&**p as *const Page as usize).is_multiple_of(4096) && p.0[4095] == 1)
     );
 
     let after = A.0.stats().mallocs;
