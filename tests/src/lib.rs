@@ -16,6 +16,7 @@
 //! - [`differential`]: random sequences against the system malloc, shrunk to
 //!   a minimal `.rep` trace on failure.
 //! - [`threads`]: many threads through the `GlobalAlloc` adapter.
+//! - [`global`]: a stage as a test program's `#[global_allocator]`.
 //! - [`mutants`]: broken allocators the suite must reject.
 //! - [`lessons`]: each stage's idea, as a check its predecessor fails.
 //! - [`exercise`]: the checks a learner's exercise crate runs.
@@ -29,6 +30,7 @@ pub mod edge;
 pub mod exercise;
 pub mod faults;
 pub mod fill;
+pub mod global;
 pub mod lessons;
 pub mod mutants;
 pub mod ops;

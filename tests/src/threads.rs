@@ -15,9 +15,20 @@ pub fn threads<M: Malloc>(
     threads: usize,
     ops: usize,
 ) -> Result<(), String> {
+    run_threads(heap, threads, |thread| worker(heap, thread, ops))
+}
+
+/// Runs `work(thread)` on `threads` threads at once, then checks the heap.
+/// The error names the first thread that failed and what went wrong.
+fn run_threads<M: Malloc>(
+    heap: &GlobalMalloc<M>,
+    threads: usize,
+    work: impl Fn(usize) -> Result<(), String> + Sync,
+) -> Result<(), String> {
     let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let work = &work;
         let workers: Vec<_> = (0..threads)
-            .map(|thread| scope.spawn(move || worker(heap, thread, ops)))
+            .map(|thread| scope.spawn(move || work(thread)))
             .collect();
         workers
             .into_iter()
@@ -178,24 +189,7 @@ impl Rng {
 /// slots per thread, a mark checked at both ends), so that millions of
 /// operations run in seconds. Then checks the heap.
 pub fn stress<M: Malloc>(heap: &GlobalMalloc<M>, threads: usize, ops: usize) -> Result<(), String> {
-    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|thread| scope.spawn(move || stress_worker(heap, thread, ops)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err("the thread panicked".into()))
-            })
-            .collect()
-    });
-    for (thread, result) in results.into_iter().enumerate() {
-        result.map_err(|problem| format!("thread {thread}: {problem}"))?;
-    }
-    heap.0
-        .check()
-        .map_err(|e| format!("after all threads finished: {e}"))
+    run_threads(heap, threads, |thread| stress_worker(heap, thread, ops))
 }
 
 /// One stress thread: each slot holds nothing or a block whose first and
