@@ -32,13 +32,14 @@ mod free_list;
 mod map;
 pub mod settings;
 
+use core::fmt::Write as _;
 use core::ptr;
 
 use core::ptr::NonNull;
 
 use malloc_core::{
-    ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
-    align_up,
+    ALIGN, Break, HeapError, Line, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats,
+    Tally, align_up, os,
 };
 
 use block::{HEADER, Header, Region, Tag};
@@ -642,6 +643,46 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 }
 
+// ANCHOR: misuse
+/// The header of the block `function` was given, if `ptr` looks like a live
+/// block of ours; otherwise the program is stopped with a message: going on
+/// would corrupt the heap (a block on a free list twice is handed out twice).
+///
+/// It catches a double free, a pointer malloc never returned (misaligned, or
+/// inside a block), and a header overwritten by the program. It cannot catch
+/// a pointer into memory that is not mapped at all (reading its header
+/// faults), nor a double free of a mapped block (its mapping is gone).
+fn checked_header(function: &str, ptr: *mut u8) -> *mut Header {
+    if !(ptr as usize).is_multiple_of(ALIGN) {
+        misuse(function, ptr, "not a pointer malloc returned (misaligned)");
+    }
+    let header = Header::of(ptr);
+    // SAFETY: a pointer the program got from malloc has our header before
+    // it; for anything else this is the read that decides.
+    match unsafe { (*header).tag() } {
+        Some(Tag::Live | Tag::Mapped) => header,
+        Some(Tag::Freed | Tag::Cached) => misuse(function, ptr, "the block was already freed"),
+        _ => misuse(
+            function,
+            ptr,
+            "not the start of a block, or its header was overwritten",
+        ),
+    }
+}
+
+/// Stops the program: `function` was given `ptr`, which is `problem`. One
+/// line on stderr, formatted without allocating, then SIGABRT.
+fn misuse(function: &str, ptr: *mut u8, problem: &str) -> ! {
+    let mut line = Line::new();
+    // Writing to a Line cannot fail; a line too long is cut.
+    let _ = writeln!(
+        line,
+        "workbook malloc: {function}({ptr:p}): {problem}; aborting"
+    );
+    os::abort_with(line.as_str())
+}
+// ANCHOR_END: misuse
+
 /// The start of a mapped block's mapping: the start of its header's page.
 fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
     let start = header as usize & !(P::PAGE - 1);
@@ -673,8 +714,8 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
         if ptr.is_null() {
             return;
         }
-        let header = Header::of(ptr);
-        // SAFETY: a live block has a header just before its payload.
+        let header = checked_header("free", ptr);
+        // SAFETY: `checked_header` found a live block's header there.
         let block = unsafe { &mut *header };
         let usable = block.usable();
         if block.tag() == Some(Tag::Live)
@@ -701,7 +742,9 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
             unsafe { self.free(ptr) };
             return ptr::null_mut();
         }
-        // SAFETY: the caller passes a live block of ours.
+        checked_header("realloc", ptr);
+        // SAFETY: the caller passes a live block of ours (checked above as
+        // far as the header can tell).
         unsafe { self.heap.lock().realloc(ptr, size) }
     }
 

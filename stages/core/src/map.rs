@@ -11,7 +11,7 @@
 use core::fmt::{self, Write};
 
 /// The longest block description kept for comparison (longer ones are cut).
-const LINE: usize = 96;
+const LINE: usize = 160;
 
 /// A short line of text, built with `write!` without allocating (longer
 /// text is cut).

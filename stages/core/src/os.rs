@@ -149,3 +149,11 @@ pub fn write_stderr(bytes: &[u8]) {
     // SAFETY: writing initialized bytes from a slice to fd 2.
     unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
 }
+
+/// Writes `message` to stderr and aborts the process (SIGABRT): for an
+/// allocator that finds its heap misused, where going on would corrupt it.
+pub fn abort_with(message: &str) -> ! {
+    write_stderr(message.as_bytes());
+    // SAFETY: abort has no preconditions; it does not return.
+    unsafe { libc::abort() }
+}

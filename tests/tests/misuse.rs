@@ -1,0 +1,103 @@
+//! Misuse under stage 6: each misuse runs in a child process (this test
+//! binary, started again with `MISUSE` set), which must die by SIGABRT
+//! after one line on stderr naming the function, the pointer and the
+//! problem.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+
+use malloc_core::{Malloc, SimBreak, SimPages};
+use stage6_tuned::Tuned;
+
+/// Does the misuse named by `MISUSE` (in the child); nothing otherwise.
+#[test]
+fn misuse_child() {
+    let Ok(which) = std::env::var("MISUSE") else {
+        return;
+    };
+    let heap = Tuned::with_sources(SimBreak::new(), SimPages::new());
+    let small = heap.malloc(40);
+    let large = heap.malloc(5000);
+    // SAFETY: none: each arm breaks the contract on purpose, and the
+    // allocator must stop the process before anything else happens.
+    unsafe {
+        large.write_bytes(0xaa, 5000);
+        match which.as_str() {
+            "double-free-small" => {
+                heap.free(small);
+                heap.free(small);
+            }
+            "double-free-large" => {
+                let _keep_off_the_top = heap.malloc(100);
+                heap.free(large);
+                heap.free(large);
+            }
+            "misaligned" => heap.free(small.add(8)),
+            "interior" => heap.free(large.add(1024)),
+            "realloc-freed" => {
+                heap.free(small);
+                heap.realloc(small, 100);
+            }
+            "header-overwritten" => {
+                small.sub(8).write_bytes(0xff, 8);
+                heap.free(small);
+            }
+            other => panic!("unknown misuse {other}"),
+        }
+    }
+    // Reaching here means the misuse went unnoticed: exit 0 says so.
+    std::process::exit(0);
+}
+
+/// Runs the child for `which` and checks it died of SIGABRT with `message`.
+fn aborts(which: &str, message: &str) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "misuse_child", "--nocapture", "--test-threads=1"])
+        .env("MISUSE", which)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{which}: expected an abort, got {:?}; stderr:\n{stderr}",
+        out.status
+    );
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("workbook malloc:"))
+        .unwrap_or_else(|| panic!("{which}: no message; stderr:\n{stderr}"));
+    assert!(line.contains(message), "{which}: {line}");
+    assert!(line.contains("0x"), "{which}: the pointer is named: {line}");
+}
+
+#[test]
+fn a_double_free_of_a_small_block_aborts() {
+    aborts("double-free-small", "free(0x");
+    aborts("double-free-small", "the block was already freed");
+}
+
+#[test]
+fn a_double_free_of_a_large_block_aborts() {
+    aborts("double-free-large", "the block was already freed");
+}
+
+#[test]
+fn a_misaligned_pointer_aborts() {
+    aborts("misaligned", "not a pointer malloc returned (misaligned)");
+}
+
+#[test]
+fn a_pointer_inside_a_block_aborts() {
+    aborts("interior", "not the start of a block");
+}
+
+#[test]
+fn realloc_of_a_freed_block_aborts() {
+    aborts("realloc-freed", "realloc(0x");
+}
+
+#[test]
+fn an_overwritten_header_aborts() {
+    aborts("header-overwritten", "its header was overwritten");
+}
