@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 
 use malloc_core::{Malloc, SimBreak, SimPages};
-use stage6_tuned::Tuned;
+use stage6_tuned::{Settings, Tuned};
 
 /// Does the misuse named by `MISUSE` (in the child); nothing otherwise.
 #[test]
@@ -15,7 +15,14 @@ fn misuse_child() {
     let Ok(which) = std::env::var("MISUSE") else {
         return;
     };
-    let heap = Tuned::with_sources(SimBreak::new(), SimPages::new());
+    // The debug mode: check the heap at every call, fill freed blocks.
+    let debug = Settings {
+        check_every: 1,
+        perturb: true,
+        ..Settings::DEFAULT
+    };
+    let settings = which.starts_with("debug-").then_some(debug);
+    let heap = Tuned::with_settings(SimBreak::new(), SimPages::new(), settings);
     let small = heap.malloc(40);
     let large = heap.malloc(5000);
     // SAFETY: none: each arm breaks the contract on purpose, and the
@@ -41,6 +48,19 @@ fn misuse_child() {
             "header-overwritten" => {
                 small.sub(8).write_bytes(0xff, 8);
                 heap.free(small);
+            }
+            "debug-write-after-free" => {
+                heap.free(small);
+                small.add(20).write(1);
+                heap.malloc(40);
+            }
+            "debug-overflow-into-a-free-header" => {
+                let next = heap.malloc(40);
+                heap.free(next);
+                // Forty bytes fit; writing 64 runs over the next block's
+                // header, which the heap check (at every call) notices.
+                small.write_bytes(0x11, 64);
+                heap.malloc(5);
             }
             other => panic!("unknown misuse {other}"),
         }
@@ -100,4 +120,15 @@ fn realloc_of_a_freed_block_aborts() {
 #[test]
 fn an_overwritten_header_aborts() {
     aborts("header-overwritten", "its header was overwritten");
+}
+
+#[test]
+fn the_debug_mode_reports_a_write_after_free() {
+    aborts("debug-write-after-free", "malloc(0x");
+    aborts("debug-write-after-free", "written after it was freed");
+}
+
+#[test]
+fn the_debug_mode_reports_an_overflow_at_the_next_check() {
+    aborts("debug-overflow-into-a-free-header", "heap check failed");
 }

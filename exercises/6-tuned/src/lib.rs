@@ -36,6 +36,7 @@ use core::fmt::Write as _;
 use core::ptr;
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use malloc_core::{
     ALIGN, Break, HeapError, Line, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats,
@@ -104,6 +105,8 @@ pub struct Tuned<S: Break = RealBreak, P: Pages = RealPages> {
     heap: Lock<Heap<S, P>>,
     /// The fast path: each thread's few free small blocks, outside the lock.
     caches: Caches,
+    /// The debug mode is on: the fast path is off.
+    debug: AtomicBool,
 }
 
 impl Tuned<RealBreak, RealPages> {
@@ -126,17 +129,33 @@ impl<S: Break, P: Pages> Tuned<S, P> {
         Self::with_settings(source, pages, None)
     }
 
+    /// The debug mode's heap check: stops the program if the heap is not
+    /// what it should be.
+    fn check_or_stop(&self) {
+        if let Err(error) = self.check() {
+            let mut line = Line::new();
+            // Writing to a Line cannot fail; a line too long is cut.
+            let _ = writeln!(line, "workbook malloc: {error}; aborting");
+            os::abort_with(line.as_str());
+        }
+    }
+
     /// An allocator with the given settings (`None`: read the environment
     /// variable on first use).
     pub const fn with_settings(source: S, pages: P, settings: Option<Settings>) -> Self {
         Tuned {
             caches: Caches::new(),
+            debug: AtomicBool::new(match settings {
+                Some(settings) => settings.debugging(),
+                None => false,
+            }),
             heap: Lock::new(Heap {
                 settings: match settings {
                     Some(settings) => settings,
                     None => Settings::DEFAULT,
                 },
                 settings_read: settings.is_some(),
+                ops_since_check: 0,
                 source,
                 pages,
                 current_mapped: false,
@@ -162,6 +181,8 @@ impl<S: Break, P: Pages> Tuned<S, P> {
 struct Heap<S, P> {
     /// The knobs.
     settings: Settings,
+    /// Mallocs and frees since the last debug-mode heap check.
+    ops_since_check: usize,
     /// Whether `settings` has been read from the environment (or given).
     settings_read: bool,
     source: S,
@@ -269,6 +290,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         if align == ALIGN
             && let Some(header) = self.large_free.take_best_fit(span)
         {
+            self.untouched(header);
             // SAFETY: a block from a free list is ours; it keeps its span.
             // (Splitting it too was measured: without merging, the pieces
             // left over fragment the heap; see the book.)
@@ -407,6 +429,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     /// the bump when the current one is used up.
     fn alloc_small(&mut self, class: usize, size: usize) -> *mut u8 {
         if let Some(header) = self.free[class].pop() {
+            self.untouched(header);
             // SAFETY: a block from a free list is ours; it keeps its span.
             unsafe { (*header).reuse(size) };
             self.tally.malloc(size);
@@ -484,6 +507,40 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // ANCHOR_END: free
     }
 
+    /// In the debug mode, a block taken from a free list must still hold
+    /// the pattern `push_free` wrote: anything else is a write after free.
+    fn untouched(&self, header: *mut Header) {
+        if !self.settings.perturb {
+            return;
+        }
+        // SAFETY: a block just taken from a free list, filled when pushed.
+        if unsafe { payload_after_link(header) }
+            .iter()
+            .any(|&b| b != PERTURB)
+        {
+            let payload = header.cast::<u8>().wrapping_add(HEADER);
+            misuse(
+                "malloc",
+                payload,
+                "a freed block was written after it was freed",
+            );
+        }
+    }
+
+    /// In the debug mode, counts a malloc or free; true every
+    /// `check_every` of them, when the heap check is due.
+    fn check_due(&mut self) -> bool {
+        if self.settings.check_every == 0 {
+            return false;
+        }
+        self.ops_since_check += 1;
+        let due = self.ops_since_check >= self.settings.check_every;
+        if due {
+            self.ops_since_check = 0;
+        }
+        due
+    }
+
     /// Whether the block at `header` ends where the bump is.
     fn at_top(&self, header: *mut Header) -> bool {
         // SAFETY: `header` is one of our blocks.
@@ -525,6 +582,10 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // SAFETY: a free block of ours on no list, with a payload of at
         // least 16 bytes (every block has one).
         unsafe { list.push(header) };
+        if self.settings.perturb {
+            // SAFETY: the payload after the link is free for us to write.
+            unsafe { payload_after_link(header).fill(PERTURB) };
+        }
     }
     // ANCHOR_END: push_free
 
@@ -532,7 +593,8 @@ impl<S: Break, P: Pages> Heap<S, P> {
     /// class up that has one, else the best fit from the large list.
     fn take_bigger(&mut self, class: usize) -> Option<*mut Header> {
         let bigger = self.free[class + 1..].iter_mut().find_map(FreeList::pop);
-        bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]))
+        let taken = bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]));
+        taken.inspect(|&header| self.untouched(header))
     }
 
     // ANCHOR: split
@@ -683,6 +745,24 @@ fn misuse(function: &str, ptr: *mut u8, problem: &str) -> ! {
 }
 // ANCHOR_END: misuse
 
+/// The byte freed blocks are filled with in the debug mode.
+const PERTURB: u8 = 0xdb;
+
+/// The payload of the free block at `header` after its free-list link.
+///
+/// # Safety
+///
+/// `header` is a free block of ours: nobody else uses its payload.
+unsafe fn payload_after_link<'a>(header: *mut Header) -> &'a mut [u8] {
+    // SAFETY: the caller gives a free block; its payload is `usable` bytes,
+    // at least 16, of which the first 8 hold the link.
+    unsafe {
+        let usable = (*header).usable();
+        let start = header.cast::<u8>().add(HEADER + 8);
+        core::slice::from_raw_parts_mut(start, usable - 8)
+    }
+}
+
 /// The start of a mapped block's mapping: the start of its header's page.
 fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
     let start = header as usize & !(P::PAGE - 1);
@@ -707,7 +787,18 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
             unsafe { (*header).reuse(size) };
             return header.cast::<u8>().wrapping_add(HEADER);
         }
-        self.heap.lock().alloc(size, ALIGN)
+        let mut heap = self.heap.lock();
+        let block = heap.alloc(size, ALIGN);
+        let due = heap.check_due();
+        if heap.settings.debugging() {
+            // Every block through the lists, where the checks are.
+            self.debug.store(true, Ordering::Relaxed);
+        }
+        drop(heap);
+        if due {
+            self.check_or_stop();
+        }
+        block
     }
 
     unsafe fn free(&self, ptr: *mut u8) {
@@ -719,6 +810,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
         let block = unsafe { &mut *header };
         let usable = block.usable();
         if block.tag() == Some(Tag::Live)
+            && !self.debug.load(Ordering::Relaxed)
             && let Some(class) = class_of(usable)
             && CLASSES[class] == usable
             && let Some(cache) = self.caches.mine()
@@ -728,8 +820,14 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
             block.set_tag(Tag::Cached);
             return;
         }
+        let mut heap = self.heap.lock();
         // SAFETY: the caller passes a live block of ours.
-        unsafe { self.heap.lock().free(ptr) }
+        unsafe { heap.free(ptr) };
+        let due = heap.check_due();
+        drop(heap);
+        if due {
+            self.check_or_stop();
+        }
     }
     // ANCHOR_END: fast_path
 
