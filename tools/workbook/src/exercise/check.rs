@@ -236,7 +236,8 @@ pub fn report(root: &Path, exercise: &Exercise, outcome: &Outcome, progress: &Pr
     let (name, message) = outcome
         .failed
         .iter()
-        .min_by_key(|(name, _)| rank(name))
+        // Ties broken by name: libtest reports in the order tests finish.
+        .min_by_key(|(name, _)| (rank(name), name.clone()))
         .expect("a failure");
     let property = checks
         .iter()
@@ -274,7 +275,7 @@ pub fn report(root: &Path, exercise: &Exercise, outcome: &Outcome, progress: &Pr
         .collect();
     if !others.is_empty() {
         let mut others = others;
-        others.sort_by_key(|other| rank(other));
+        others.sort_by_key(|other| (rank(other), *other));
         out.push_str(&format!("\nAlso failing: {}.\n", others.join(", ")));
     }
     let hint = match progress.hints_shown(n) {
