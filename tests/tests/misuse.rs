@@ -62,6 +62,19 @@ fn misuse_child() {
                 small.write_bytes(0x11, 64);
                 heap.malloc(5);
             }
+            "write-after-free-into-a-link" => {
+                // Large blocks skip the thread cache: this one goes on a
+                // heap free list, its link in its first payload word.
+                let _keep_off_the_top = heap.malloc(100);
+                heap.free(large);
+                large.write_bytes(0x41, 8);
+                heap.malloc(5000);
+            }
+            "debug-overflow-into-guard-bytes" => {
+                // Forty bytes asked for: the forty-first is a guard byte.
+                small.add(40).write(0);
+                heap.free(small);
+            }
             other => panic!("unknown misuse {other}"),
         }
     }
@@ -131,4 +144,22 @@ fn the_debug_mode_reports_a_write_after_free() {
 #[test]
 fn the_debug_mode_reports_an_overflow_at_the_next_check() {
     aborts("debug-overflow-into-a-free-header", "heap check failed");
+}
+
+#[test]
+fn a_free_list_link_overwritten_after_free_aborts() {
+    aborts("write-after-free-into-a-link", "heap corrupted at 0x");
+    aborts(
+        "write-after-free-into-a-link",
+        "a free-list link was overwritten",
+    );
+}
+
+#[test]
+fn the_debug_mode_reports_an_overflow_into_guard_bytes_on_free() {
+    aborts("debug-overflow-into-guard-bytes", "free(0x");
+    aborts(
+        "debug-overflow-into-guard-bytes",
+        "bytes after the block were overwritten",
+    );
 }

@@ -13,17 +13,20 @@
 //! two live threads share; when a thread exits, the next thread given the
 //! same address inherits its cache and the blocks in it.
 //!
-//! The heap sees a cached block as handed out (tagged `Cached`); the cache
-//! counts the blocks and bytes that passed through it, so that the stats
-//! and the heap check can add them back.
+//! The heap sees a cached block as handed out: its tag stays `Live` (only
+//! the heap, under its lock, writes tags), its requested size is 0, and its
+//! second payload word holds [`KEY`], as glibc's tcache marks its entries,
+//! so that a second `free` of it can be recognised (see [`ThreadCache::holds`]).
+//! The cache counts the blocks and bytes that passed through it, so that
+//! the stats and the heap check can add them back.
 
 use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::CLASSES;
-use crate::block::Header;
-use crate::free_list::link;
+use crate::block::{HEADER, Header};
+use crate::free_list::{next_link, read_link, write_link};
 
 /// Caches per allocator: threads beyond this many use the lock every time.
 pub const SLOTS: usize = 64;
@@ -33,6 +36,17 @@ pub const DEPTH: usize = 7;
 
 /// Slots a thread tries before giving up (its own place, then neighbours).
 const PROBES: usize = 4;
+
+/// The mark in the second payload word of a cached block. glibc draws its
+/// `tcache_key` at random at start-up, so that a program cannot forge it;
+/// a constant keeps this lesson simple.
+pub const KEY: usize = 0x7ca5_4e0f_d00d_b10c;
+
+/// Where a cached block keeps [`KEY`]: its second payload word.
+#[inline]
+pub fn key_word(header: *mut Header) -> *mut usize {
+    header.cast::<u8>().wrapping_add(HEADER + 8).cast()
+}
 
 /// A short LIFO list of free blocks of one class, linked through payloads.
 #[derive(Clone, Copy)]
@@ -81,8 +95,11 @@ impl ThreadCache {
             return None;
         }
         let header = bin.head;
-        // SAFETY: a cached block is a free block of ours holding a link.
-        bin.head = unsafe { link(header).read() };
+        // SAFETY: a cached block is ours, holding a link and the key.
+        unsafe {
+            bin.head = read_link(next_link(header));
+            key_word(header).write(0);
+        }
         bin.len -= 1;
         add(&self.mallocs, 1);
         add(&self.bytes, size);
@@ -102,8 +119,14 @@ impl ThreadCache {
         if bin.len == DEPTH {
             return false;
         }
-        // SAFETY: the block's payload is no longer used: it holds the link.
-        unsafe { link(header).write(bin.head) };
+        // SAFETY: the block's payload is no longer used: it holds the link
+        // and the key (every block has at least 16 payload bytes). Its size
+        // word is written only by its owner, which is now this cache.
+        unsafe {
+            write_link(next_link(header), bin.head);
+            key_word(header).write(KEY);
+            (*header).size = 0;
+        }
         bin.head = header;
         bin.len += 1;
         add(&self.frees, 1);
@@ -111,6 +134,23 @@ impl ThreadCache {
         true
     }
     // ANCHOR_END: cache_pop_push
+
+    /// Whether `header` is in bin `class` of this cache: a freed block
+    /// carries [`KEY`], but so might a program's data by chance, so the bin
+    /// is searched before anything is called a double free.
+    pub fn holds(&self, class: usize, header: *mut Header) -> bool {
+        // SAFETY: only the owning thread touches the bins.
+        let bin = unsafe { &(*self.bins.get())[class] };
+        let mut at = bin.head;
+        for _ in 0..bin.len {
+            if at == header {
+                return true;
+            }
+            // SAFETY: cached blocks hold a link.
+            at = unsafe { read_link(next_link(at)) };
+        }
+        false
+    }
 }
 
 /// Adds to a counter only its owner writes: a plain load and store, no

@@ -15,14 +15,23 @@
 //! - **trim threshold**: when the free bytes at the top of the heap pass it,
 //!   the break moves back down and the OS gets them back;
 //! - **top pad**: how much more than needed the break grows each time;
-//! - **finer size classes**: 16-byte steps up to 128, then four classes per
-//!   doubling up to 1024, so no small request wastes more than a fifth;
+//! - **finer size classes**: every multiple of 16 up to 1024 (stage 5 had
+//!   four), each with its free list in the heap and in every thread cache;
+//!   bigger free blocks are sorted four bins per doubling;
 //! - all set at start-up from `WORKBOOK_MALLOC` (see [`settings`]).
 //!
-//! To give the top back, the heap must know when free memory sits there.
-//! Stages 1 to 5 moved the bump back only over the most recent block; here
-//! any freed block that ends at the bump goes back to the top, so a burst
-//! freed in reverse order returns all the way down.
+//! Measuring stage 5 against glibc showed where its memory went: a 16 KiB
+//! bucket per class, blocks rounded up to their class, and free blocks that
+//! could never join their neighbours. So stage 6 cuts every block from one
+//! heap at its own size (rounded to 16 bytes), and a freed block *merges*
+//! with free neighbours on both sides: a flag in each header says whether
+//! the block before is free, and a free block's last word holds its span
+//! (a *boundary tag*, as in dlmalloc and glibc). A free block that ends at
+//! the bump joins the top, which goes back to the OS past the trim
+//! threshold.
+//!
+//! Small frees go first to a per-thread cache (see `cache`), as glibc's
+//! tcache does; the heap's free lists are safe-linked (see `free_list`).
 
 #![no_std]
 
@@ -43,43 +52,41 @@ use malloc_core::{
     Tally, align_up, os,
 };
 
-use block::{HEADER, Header, Region, Tag};
+use block::{HEADER, Header, Region, Tag, footer, next_block};
 use cache::Caches;
-use free_list::FreeList;
+use free_list::Bins;
 use settings::MMAP_THRESHOLD_MAX;
 pub use settings::Settings;
 
 // ANCHOR: classes
-/// The size classes: 16-byte steps up to 128, then four per doubling up to
-/// 1024. A request of at most 1024 bytes is rounded up to one of these.
-pub const CLASSES: [usize; 20] = [
-    16, 32, 48, 64, 80, 96, 112, 128, // steps of 16
-    160, 192, 224, 256, // steps of 32
-    320, 384, 448, 512, // steps of 64
-    640, 768, 896, 1024, // steps of 128
-];
+/// The size classes: every multiple of 16 up to 1024, as glibc's tcache and
+/// small bins. A small request is rounded up to one of these (16 bytes at
+/// most); each has its free list in every thread cache and in the heap.
+///
+/// Four classes per doubling (jemalloc's choice) were measured first: a
+/// cached block then serves requests up to a class smaller than itself, and
+/// churning programs lost a fifth of their memory that way (see the book).
+pub const CLASSES: [usize; 64] = {
+    let mut classes = [0; 64];
+    let mut i = 0;
+    while i < classes.len() {
+        classes[i] = 16 * (i + 1);
+        i += 1;
+    }
+    classes
+};
 
 /// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
 /// or `None` for a large request. Computed, not searched: this runs on
 /// every `malloc`.
 #[inline]
 pub fn class_of(size: usize) -> Option<usize> {
-    if size <= 128 {
-        return Some(size.saturating_sub(1) / 16);
-    }
     if size > 1024 {
         return None;
     }
-    // `doubling` is 7 for 129..=256, 8 for 257..=512, 9 for 513..=1024; the
-    // next two bits of `size - 1` say which quarter of the doubling.
-    let doubling = (usize::BITS - 1 - (size - 1).leading_zeros()) as usize;
-    let quarter = ((size - 1) >> (doubling - 2)) & 3;
-    Some(8 + (doubling - 7) * 4 + quarter)
+    Some(size.saturating_sub(1) / 16)
 }
 // ANCHOR_END: classes
-
-/// A bucket of a class holds about this many bytes of blocks.
-pub const BUCKET_BYTES: usize = 16 * 1024;
 
 /// The smallest block: a header and the smallest payload. A piece left over
 /// by a split must be at least this big to be a block of its own.
@@ -88,13 +95,12 @@ pub const MIN_BLOCK: usize = HEADER + CLASSES[0];
 /// Memory is given back to the OS in whole pages.
 const PAGE: usize = 4096;
 
-/// The part of a bucket not handed out yet: blocks are taken from `next`
-/// until it reaches `end`.
-#[derive(Clone, Copy)]
-struct Bucket {
-    next: *mut u8,
-    end: *mut u8,
-}
+/// Bytes after each block the debug mode fills and checks (at least these
+/// many: a block's payload is rounded up to 16 bytes).
+pub const GUARD: usize = 8;
+
+/// The byte guard bytes are filled with in the debug mode.
+const GUARD_BYTE: u8 = 0xfd;
 
 /// The tuned allocator: stage 6 of the course.
 ///
@@ -165,14 +171,27 @@ impl<S: Break, P: Pages> Tuned<S, P> {
                 current: ptr::null_mut(),
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
-                buckets: [Bucket {
-                    next: ptr::null_mut(),
-                    end: ptr::null_mut(),
-                }; CLASSES.len()],
-                free: [const { FreeList::new() }; CLASSES.len()],
-                large_free: FreeList::new(),
+                bins: Bins::new(),
                 tally: Tally::new(),
             }),
+        }
+    }
+
+    /// Stops the program if the live-looking block at `header` is in this
+    /// thread's cache: freed already (glibc's "double free detected in
+    /// tcache 2").
+    fn refuse_if_cached(&self, function: &str, header: *mut Header) {
+        // SAFETY: a live block has at least 16 payload bytes.
+        if unsafe { cache::key_word(header).read() } != cache::KEY {
+            return;
+        }
+        // SAFETY: a live block's header is valid.
+        if let Some(class) = class_of(unsafe { (*header).usable() })
+            && let Some(cache) = self.caches.mine()
+            && cache.holds(class, header)
+        {
+            let payload = header.cast::<u8>().wrapping_add(HEADER);
+            misuse(function, payload, "the block was already freed");
         }
     }
 }
@@ -197,16 +216,14 @@ struct Heap<S, P> {
     first: *mut Region,
     /// The region the bump is in.
     current: *mut Region,
-    /// Where the next block starts.
+    /// Where the next block starts: everything from here to `end` is the
+    /// *top*, free memory no block covers. No free block ever ends here: it
+    /// joins the top instead.
     bump: *mut u8,
     /// The end of the memory we got for the current region.
     end: *mut u8,
-    /// One bucket per class: where its next block comes from.
-    buckets: [Bucket; CLASSES.len()],
-    /// One free list per class.
-    free: [FreeList; CLASSES.len()],
-    /// Free blocks of any other size (large ones, and aligned ones).
-    large_free: FreeList,
+    /// The free blocks, by size.
+    bins: Bins,
     tally: Tally,
 }
 
@@ -224,13 +241,19 @@ impl<S: Break, P: Pages> Heap<S, P> {
     /// Makes sure `bytes` more fit between the bump and the end, growing the
     /// break by whole steps if not. Returns false when the source is out of
     /// memory.
+    ///
+    /// A region always keeps [`HEADER`] bytes spare after the bump: when it
+    /// is closed, a fence goes there, so that a block at its end never
+    /// looks for a neighbour past it.
     fn reserve(&mut self, bytes: usize) -> bool {
-        if (self.end as usize) - (self.bump as usize) >= bytes {
+        let top = (self.end as usize) - (self.bump as usize);
+        if top >= bytes + HEADER {
             return true;
         }
-        // Room for a region header too, in case the new memory is not
+        // What the top lacks (it will most likely grow in place), with the
+        // room for a region header and a fence in case the new memory is not
         // contiguous with ours, and the top pad for the requests to come.
-        let step = align_up(bytes + HEADER + self.settings.top_pad, PAGE);
+        let step = align_up(bytes + 2 * HEADER - top + self.settings.top_pad, PAGE);
         // When the break cannot grow (a limit, or a mapping in the way), a
         // mapping becomes the next region, as glibc falls back to mmap.
         let from_break = self.source.grow(step);
@@ -251,11 +274,10 @@ impl<S: Break, P: Pages> Heap<S, P> {
             if self.current.is_null() {
                 self.first = region;
             } else {
-                // SAFETY: `current` is our live region header.
-                unsafe {
-                    (*self.current).end = self.bump;
-                    (*self.current).next = region;
-                }
+                // SAFETY: `current` is our live region header, and the
+                // region keeps HEADER spare bytes after the bump for the
+                // fence, a block that is never free.
+                unsafe { self.close_region(region) };
             }
             self.current = region;
             self.current_mapped = from_break.is_none();
@@ -263,7 +285,50 @@ impl<S: Break, P: Pages> Heap<S, P> {
             self.end = start.wrapping_add(step);
         }
         self.note_footprint();
-        (self.end as usize) - (self.bump as usize) >= bytes
+        // A new region may be too small: counting on the old top, we asked
+        // for less than `bytes`. Growing it again is contiguous.
+        (self.end as usize) - (self.bump as usize) >= bytes + HEADER || self.reserve(bytes)
+    }
+
+    /// Closes the current region, before `next` becomes the current one:
+    /// what is left of its top becomes a free block, and a fence ends it.
+    ///
+    /// # Safety
+    ///
+    /// `current` is our region, with at least [`HEADER`] bytes after the
+    /// bump.
+    unsafe fn close_region(&mut self, next: *mut Region) {
+        let rest = self.end as usize - self.bump as usize - HEADER;
+        let fence = self.bump.wrapping_add(rest).cast::<Header>();
+        let block = self.bump.cast::<Header>();
+        // SAFETY: the top is ours and unused; the fence fits after the rest,
+        // and no free block ends at the bump (none is before `block`).
+        unsafe {
+            fence.write(Header::new(Tag::Padding, 0, HEADER));
+            if rest >= MIN_BLOCK {
+                block.write(Header::new(Tag::Freed, 0, rest));
+                footer(block, rest).write(rest);
+                (*fence).set_prev_free(true);
+                if self.settings.perturb {
+                    free_payload(block).fill(PERTURB);
+                }
+                self.bins.push(block);
+            } else if rest > 0 {
+                block.write(Header::new(Tag::Padding, 0, rest));
+            }
+            (*self.current).end = fence.cast();
+            (*self.current).next = next;
+        }
+    }
+
+    /// The payload bytes to ask for `size`: more in the debug mode, for the
+    /// guard bytes.
+    fn room(&self, size: usize) -> usize {
+        if self.settings.perturb {
+            size + GUARD
+        } else {
+            size
+        }
     }
 
     /// Hands out a block of `size` bytes whose payload is aligned to `align`.
@@ -275,30 +340,38 @@ impl<S: Break, P: Pages> Heap<S, P> {
             self.settings = Settings::from_env();
             self.settings_read = true;
         }
+        let payload = self.alloc_unguarded(size, align);
+        if self.settings.perturb && !payload.is_null() {
+            // SAFETY: a block just handed out, of at least `size` bytes.
+            unsafe { fill_guard::<P>(payload) };
+        }
+        payload
+    }
+
+    /// [`Heap::alloc`] without the debug mode's guard bytes.
+    fn alloc_unguarded(&mut self, size: usize, align: usize) -> *mut u8 {
         // ANCHOR: route
         if size >= self.settings.mmap_threshold {
             return self.alloc_mapped(size, align);
         }
         // ANCHOR_END: route
+        let payload = payload_size(self.room(size));
+        // ANCHOR: reuse
         if align == ALIGN
-            && let Some(class) = class_of(size)
-        {
-            return self.alloc_small(class, size);
-        }
-        let span = HEADER + payload_size(size);
-        // ANCHOR: reuse_large
-        if align == ALIGN
-            && let Some(header) = self.large_free.take_best_fit(span)
+            && let Some(header) = self.bins.take(payload)
         {
             self.untouched(header);
-            // SAFETY: a block from a free list is ours; it keeps its span.
-            // (Splitting it too was measured: without merging, the pieces
-            // left over fragment the heap; see the book.)
-            unsafe { (*header).reuse(size) };
+            // SAFETY: a block just taken off its list is ours; what it has
+            // beyond `payload` goes back as a free block of its own.
+            unsafe {
+                self.shrink(header, HEADER + payload);
+                (*header).reuse(size);
+            }
             self.tally.malloc(size);
             return header.cast::<u8>().wrapping_add(HEADER);
         }
-        // ANCHOR_END: reuse_large
+        // ANCHOR_END: reuse
+        let span = HEADER + payload;
         // Enough for the block and the worst padding the alignment needs.
         let worst = span + align.saturating_sub(ALIGN);
         if !self.reserve(worst) {
@@ -316,7 +389,8 @@ impl<S: Break, P: Pages> Heap<S, P> {
             // least HEADER bytes (both ends are ALIGN-aligned and distinct).
             unsafe { self.bump.cast::<Header>().write(filler) };
         }
-        // SAFETY: `header .. header + span` lies inside reserved memory.
+        // SAFETY: `header .. header + span` lies inside reserved memory; no
+        // free block ends at the bump, so the flag stays clear.
         unsafe { header.write(Header::new(Tag::Live, size, span)) };
         self.bump = header.cast::<u8>().wrapping_add(span);
         // ANCHOR_END: bump
@@ -336,7 +410,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     fn alloc_mapped(&mut self, size: usize, align: usize) -> *mut u8 {
         let page = P::PAGE;
         // Room for the header and the worst padding the alignment needs.
-        let bytes = align_up(HEADER + size + (align - ALIGN), page);
+        let bytes = align_up(HEADER + self.room(size) + (align - ALIGN), page);
         let Some(start) = self.pages.map(bytes) else {
             return ptr::null_mut();
         };
@@ -403,7 +477,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         let start = mapping_start::<P>(header);
         // ANCHOR: remap
         if size >= self.settings.mmap_threshold && start.as_ptr() == header.cast() {
-            let new_bytes = align_up(HEADER + size, P::PAGE);
+            let new_bytes = align_up(HEADER + self.room(size), P::PAGE);
             // SAFETY: the whole mapping is ours; the header is at its start.
             let Some(moved) = (unsafe { self.pages.remap(start, bytes, new_bytes) }) else {
                 return ptr::null_mut();
@@ -428,58 +502,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
         new
     }
 
-    // ANCHOR: alloc_small
-    /// Hands out a block of class `class` for `size` bytes: a freed one if
-    /// there is one, else from the class's bucket, carving a new bucket from
-    /// the bump when the current one is used up.
-    fn alloc_small(&mut self, class: usize, size: usize) -> *mut u8 {
-        if let Some(header) = self.free[class].pop() {
-            self.untouched(header);
-            // SAFETY: a block from a free list is ours; it keeps its span.
-            unsafe { (*header).reuse(size) };
-            self.tally.malloc(size);
-            return header.cast::<u8>().wrapping_add(HEADER);
-        }
-        let span = HEADER + CLASSES[class];
-        let bucket = self.buckets[class];
-        if (bucket.end as usize) - (bucket.next as usize) < span {
-            // Split a bigger free block only when the break would have to
-            // grow: cutting blocks up scatters memory that whole blocks of
-            // their own class would have used (measured: see the book).
-            let bytes = BUCKET_BYTES / span * span;
-            let room = (self.end as usize) - (self.bump as usize) >= bytes;
-            // ANCHOR: split_bigger
-            if !room && let Some(header) = self.take_bigger(class) {
-                // SAFETY: a block from a free list is ours and on no list now.
-                unsafe {
-                    // Keep the rest of a big block whole; cut a bucket's worth.
-                    self.split_off(header, BUCKET_BYTES / span * span);
-                    self.split(header, span);
-                    (*header).reuse(size);
-                }
-                self.tally.malloc(size);
-                return header.cast::<u8>().wrapping_add(HEADER);
-            }
-            // ANCHOR_END: split_bigger
-            if !self.reserve(bytes) {
-                return ptr::null_mut();
-            }
-            self.buckets[class] = Bucket {
-                next: self.bump,
-                end: self.bump.wrapping_add(bytes),
-            };
-            self.bump = self.bump.wrapping_add(bytes);
-        }
-        let header = self.buckets[class].next.cast::<Header>();
-        // SAFETY: the bucket's unused part holds at least `span` bytes of
-        // reserved memory, ALIGN-aligned.
-        unsafe { header.write(Header::new(Tag::Live, size, span)) };
-        self.buckets[class].next = header.cast::<u8>().wrapping_add(span);
-        self.tally.malloc(size);
-        header.cast::<u8>().wrapping_add(HEADER)
-    }
-    // ANCHOR_END: alloc_small
-
     /// Frees the block whose payload is at `ptr`.
     ///
     /// # Safety
@@ -487,6 +509,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     /// `ptr` is a live block of this heap.
     unsafe fn free(&mut self, ptr: *mut u8) {
         let header = Header::of(ptr);
+        self.guard_checked("free", ptr);
         // SAFETY: a live block has a header just before its payload.
         let block = unsafe { &mut *header };
         if block.tag() == Some(Tag::Mapped) {
@@ -494,32 +517,117 @@ impl<S: Break, P: Pages> Heap<S, P> {
             return unsafe { self.free_mapped(header) };
         }
         if block.tag() != Some(Tag::Live) {
-            return; // A double free we can see: ignore it (see the docs).
+            return; // The checks in `Tuned::free` stop this before.
         }
         self.tally.free(block.size);
-        block.set_tag(Tag::Freed);
-        // ANCHOR: free
-        if self.at_top(header) {
-            // The block ends at the bump: its bytes go back to the top,
-            // and the top, if big enough, back to the OS.
-            self.bump = header.cast();
+        // SAFETY: a live block of ours, given back.
+        unsafe { self.release(header) };
+    }
+
+    // ANCHOR: release
+    /// Makes the block at `header` free: merged with a free block on either
+    /// side, and with the top if it ends there, so that no two free blocks
+    /// are ever neighbours (and the heap keeps few, large free blocks).
+    ///
+    /// # Safety
+    ///
+    /// `header` is a block of ours that nobody uses any more, on no list.
+    unsafe fn release(&mut self, header: *mut Header) {
+        let mut start = header;
+        // SAFETY: the caller gives one of our blocks.
+        let mut span = unsafe { (*header).span() };
+        // SAFETY: the caller gives one of our blocks.
+        if unsafe { (*header).prev_free() } {
+            // SAFETY: the flag says the block before is free, and its
+            // footer, just before our header, holds its span.
+            let before = unsafe { header.cast::<usize>().sub(1).read() };
+            start = header.cast::<u8>().wrapping_sub(before).cast();
+            // SAFETY: the free block before us is on its list.
+            unsafe { self.bins.remove(start) };
+            span += before;
+        }
+        let mut next = start.cast::<u8>().wrapping_add(span);
+        // SAFETY: below the bump every block is followed by another block
+        // (or a region's fence): `next` is a header.
+        if next != self.bump && unsafe { (*next.cast::<Header>()).tag() } == Some(Tag::Freed) {
+            let after = next.cast::<Header>();
+            // SAFETY: a free block is on its list.
+            unsafe { self.bins.remove(after) };
+            // SAFETY: as above, a free block of ours.
+            span += unsafe { (*after).span() };
+            next = start.cast::<u8>().wrapping_add(span);
+        }
+        if next == self.bump {
+            // The block ends at the top: its bytes join the top, and the
+            // top, if big enough, goes back to the OS.
+            self.bump = start.cast();
             self.trim();
             return;
         }
-        // Anywhere else: onto a free list, to be used again.
-        // SAFETY: the block is ours, free and on no list.
-        unsafe { self.push_free(header) };
-        // ANCHOR_END: free
+        // SAFETY: `start .. start + span` is ours and unused; `next` is the
+        // header of the block after it.
+        unsafe {
+            start.write(Header::new(Tag::Freed, 0, span));
+            footer(start, span).write(span);
+            (*next.cast::<Header>()).set_prev_free(true);
+            if self.settings.perturb {
+                free_payload(start).fill(PERTURB);
+            }
+            self.bins.push(start);
+        }
+    }
+    // ANCHOR_END: release
+
+    /// Cuts the block at `header` (not on a list) down to `span` bytes when
+    /// what is left can be a block; the rest is released (merged with a
+    /// free block after it). Otherwise the block keeps its span, and the
+    /// block after it learns that its predecessor is no longer free.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a block of ours spanning at least `span` bytes, whose
+    /// bytes past `span` nobody uses.
+    unsafe fn shrink(&mut self, header: *mut Header, span: usize) {
+        // SAFETY: the caller gives one of our blocks.
+        let total = unsafe { (*header).span() };
+        if total >= span + MIN_BLOCK {
+            let rest = header.cast::<u8>().wrapping_add(span).cast::<Header>();
+            // SAFETY: both parts lie inside the block; the rest is unused.
+            unsafe {
+                (*header).set_span(span);
+                rest.write(Header::new(Tag::Live, 0, total - span));
+                self.release(rest);
+            }
+        } else {
+            let next = next_block(header);
+            if next.cast() != self.bump {
+                // SAFETY: below the bump a block is followed by a header.
+                unsafe { (*next).set_prev_free(false) };
+            }
+        }
+    }
+
+    /// In the debug mode, the guard bytes after the live block at `ptr` must
+    /// be as `alloc` filled them: anything else is an overflow.
+    fn guard_checked(&self, function: &str, ptr: *mut u8) {
+        // SAFETY: the caller of `free` or `realloc` passes a live block.
+        if self.settings.perturb && !unsafe { guard_intact::<P>(ptr) } {
+            misuse(
+                function,
+                ptr,
+                "bytes after the block were overwritten (an overflow)",
+            );
+        }
     }
 
     /// In the debug mode, a block taken from a free list must still hold
-    /// the pattern `push_free` wrote: anything else is a write after free.
+    /// the pattern `release` wrote: anything else is a write after free.
     fn untouched(&self, header: *mut Header) {
         if !self.settings.perturb {
             return;
         }
-        // SAFETY: a block just taken from a free list, filled when pushed.
-        if unsafe { payload_after_link(header) }
+        // SAFETY: a block just taken from a free list, filled when freed.
+        if unsafe { free_payload(header) }
             .iter()
             .any(|&b| b != PERTURB)
         {
@@ -548,11 +656,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
 
     /// Whether the block at `header` ends where the bump is.
     fn at_top(&self, header: *mut Header) -> bool {
-        // SAFETY: `header` is one of our blocks.
-        header
-            .cast::<u8>()
-            .wrapping_add(unsafe { (*header).span() })
-            == self.bump
+        next_block(header).cast() == self.bump
     }
 
     // EXERCISE BODY: trim
@@ -566,7 +670,9 @@ impl<S: Break, P: Pages> Heap<S, P> {
         if top <= self.settings.trim_threshold || self.current_mapped {
             return;
         }
-        let give = (top - self.settings.top_pad.min(top)) & !(PAGE - 1);
+        // Keep the top pad, and at least room for a region's fence.
+        let keep = self.settings.top_pad.max(HEADER);
+        let give = (top - keep.min(top)) & !(PAGE - 1);
         // SAFETY: the bytes above the bump hold no block; `shrink` refuses
         // if someone else moved the break since we grew it.
         if give > 0 && unsafe { self.source.shrink(give) } {
@@ -574,88 +680,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
     }
     // ANCHOR_END: trim
-
-    // ANCHOR: push_free
-    /// Puts a free block on a class's list, or on the large list if it is
-    /// bigger than every class.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours, on no list.
-    unsafe fn push_free(&mut self, header: *mut Header) {
-        // SAFETY: the caller gives us one of our blocks.
-        let usable = unsafe { (*header).usable() };
-        // The list of the largest class it can serve: a piece left over by
-        // a split may fall between two classes.
-        let list = match class_of(usable) {
-            Some(class) if usable == CLASSES[class] => &mut self.free[class],
-            Some(class) => &mut self.free[class - 1],
-            None => &mut self.large_free,
-        };
-        // SAFETY: a free block of ours on no list, with a payload of at
-        // least 16 bytes (every block has one).
-        unsafe { list.push(header) };
-        if self.settings.perturb {
-            // SAFETY: the payload after the link is free for us to write.
-            unsafe { payload_after_link(header).fill(PERTURB) };
-        }
-    }
-    // ANCHOR_END: push_free
-
-    /// Takes a free block bigger than class `class` needs: from the next
-    /// class up that has one, else the best fit from the large list.
-    fn take_bigger(&mut self, class: usize) -> Option<*mut Header> {
-        let bigger = self.free[class + 1..].iter_mut().find_map(FreeList::pop);
-        let taken = bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]));
-        taken.inspect(|&header| self.untouched(header))
-    }
-
-    // ANCHOR: split
-    /// Cuts the free block at `header` into blocks of `span` bytes. The
-    /// first stays at `header` for the caller; the others go on the free
-    /// list. A tail too small to be a block joins the last piece.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours on no list, spanning at least `span`.
-    unsafe fn split(&mut self, header: *mut Header, span: usize) {
-        // SAFETY: the caller gives us one of our blocks.
-        let total = unsafe { (*header).span() };
-        let mut at = 0;
-        while at < total {
-            let left = total - at;
-            let piece = if left >= span + MIN_BLOCK { span } else { left };
-            let block = header.cast::<u8>().wrapping_add(at).cast::<Header>();
-            // SAFETY: the piece lies inside the block we are cutting.
-            unsafe { block.write(Header::new(Tag::Freed, 0, piece)) };
-            if at > 0 {
-                // SAFETY: a new free block of ours, on no list.
-                unsafe { self.push_free(block) };
-            }
-            at += piece;
-        }
-    }
-
-    /// Cuts the free block at `header` down to `span` bytes if what is left
-    /// can be a block; the rest becomes a free block on its list.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours on no list.
-    unsafe fn split_off(&mut self, header: *mut Header, span: usize) {
-        // SAFETY: the caller gives us one of our blocks.
-        let total = unsafe { (*header).span() };
-        if total >= span + MIN_BLOCK {
-            let rest = header.cast::<u8>().wrapping_add(span).cast::<Header>();
-            // SAFETY: both parts lie inside the block; the rest is on no list.
-            unsafe {
-                header.write(Header::new(Tag::Freed, 0, span));
-                rest.write(Header::new(Tag::Freed, 0, total - span));
-                self.push_free(rest);
-            }
-        }
-    }
-    // ANCHOR_END: split
 
     /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
     ///
@@ -668,32 +692,29 @@ impl<S: Break, P: Pages> Heap<S, P> {
             return ptr::null_mut();
         }
         let header = Header::of(ptr);
+        self.guard_checked("realloc", ptr);
         // SAFETY: a live block has a header just before its payload.
         if unsafe { (*header).tag() } == Some(Tag::Mapped) {
             // SAFETY: a live mapped block of ours.
-            return unsafe { self.realloc_mapped(ptr, size) };
+            let new = unsafe { self.realloc_mapped(ptr, size) };
+            if self.settings.perturb && !new.is_null() {
+                // SAFETY: a live block of at least `size` bytes.
+                unsafe { fill_guard::<P>(new) };
+            }
+            return new;
         }
         // SAFETY: a live block has a header just before its payload.
-        let (old, usable) = unsafe { ((*header).size, (*header).usable()) };
-        let new_span = HEADER + payload_size(size);
-        // ANCHOR: realloc
-        // A block at the top may grow into the free bytes above it.
-        let grows_at_top = self.at_top(header) && {
-            let extra = payload_size(size).saturating_sub(usable);
-            self.reserve(extra) && self.at_top(header)
-        };
-        if grows_at_top {
-            self.bump = header.cast::<u8>().wrapping_add(new_span);
-            // SAFETY: the block keeps its place and now spans `new_span`.
-            unsafe { header.write(Header::new(Tag::Live, size, new_span)) };
-        } else if size <= usable {
-            // Smaller: keep the block where it is (the rest stays unused).
-            // SAFETY: a live block has a header just before its payload.
+        let old = unsafe { (*header).size };
+        let new_span = HEADER + payload_size(self.room(size));
+        // SAFETY: a live block of ours; `resize_in_place` keeps it whole.
+        if unsafe { self.resize_in_place(header, new_span) } {
+            // SAFETY: as above.
             unsafe { (*header).size = size };
-        }
-        // ANCHOR_END: realloc
-        if grows_at_top || size <= usable {
             self.tally.resize(old, size);
+            if self.settings.perturb {
+                // SAFETY: a live block of at least `size` bytes.
+                unsafe { fill_guard::<P>(ptr) };
+            }
             return ptr;
         }
         let new = self.alloc(size, ALIGN);
@@ -706,6 +727,49 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
         new
     }
+
+    // ANCHOR: realloc
+    /// Makes the live block at `header` span `span` bytes where it is, if it
+    /// can: smaller by giving back its tail, bigger by taking in the top or
+    /// a free block after it. False if it would have to move.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a live block of ours.
+    unsafe fn resize_in_place(&mut self, header: *mut Header, span: usize) -> bool {
+        // SAFETY: the caller gives a live block of ours.
+        let have = unsafe { (*header).span() };
+        if span <= have {
+            // SAFETY: the bytes past `span` are the caller's no more.
+            unsafe { self.shrink(header, span) };
+            return true;
+        }
+        let next = next_block(header);
+        if next.cast() == self.bump {
+            // At the top: grow into it.
+            if !self.reserve(span - have) || !self.at_top(header) {
+                return false;
+            }
+            // SAFETY: the top above the bump is reserved and unused.
+            unsafe { (*header).set_span(span) };
+            self.bump = header.cast::<u8>().wrapping_add(span);
+            return true;
+        }
+        // SAFETY: below the bump a block is followed by a header.
+        let (tag, after) = unsafe { ((*next).tag(), (*next).span()) };
+        if tag != Some(Tag::Freed) || have + after < span {
+            return false;
+        }
+        // SAFETY: a free block is on its list; joined to ours, the whole is
+        // ours, and its tail goes back by `shrink`.
+        unsafe {
+            self.bins.remove(next);
+            (*header).set_span(have + after);
+            self.shrink(header, span);
+        }
+        true
+    }
+    // ANCHOR_END: realloc
 
     /// The bytes in use in `region`: up to the bump for the current region.
     fn region_end(&self, region: *mut Region) -> *mut u8 {
@@ -724,9 +788,12 @@ impl<S: Break, P: Pages> Heap<S, P> {
 /// would corrupt the heap (a block on a free list twice is handed out twice).
 ///
 /// It catches a double free, a pointer malloc never returned (misaligned, or
-/// inside a block), and a header overwritten by the program. It cannot catch
-/// a pointer into memory that is not mapped at all (reading its header
-/// faults), nor a double free of a mapped block (its mapping is gone).
+/// inside a block), and a header overwritten by the program. A block in a
+/// thread cache still looks live here: `Tuned::refuse_if_cached` catches a
+/// second free of it by the same thread. It cannot catch a pointer into
+/// memory that is not mapped at all (reading its header faults), a double
+/// free of a mapped block (its mapping is gone), nor a second free of a
+/// block cached by another thread.
 fn checked_header(function: &str, ptr: *mut u8) -> *mut Header {
     if !(ptr as usize).is_multiple_of(ALIGN) {
         misuse(function, ptr, "not a pointer malloc returned (misaligned)");
@@ -734,9 +801,12 @@ fn checked_header(function: &str, ptr: *mut u8) -> *mut Header {
     let header = Header::of(ptr);
     // SAFETY: a pointer the program got from malloc has our header before
     // it; for anything else this is the read that decides.
-    match unsafe { (*header).tag() } {
+    let (tag, span) = unsafe { ((*header).tag(), (*header).span()) };
+    // Bytes that are not a header give a span no block has, most often.
+    let tag = tag.filter(|_| (MIN_BLOCK..=MAX_REQUEST).contains(&span));
+    match tag {
         Some(Tag::Live | Tag::Mapped) => header,
-        Some(Tag::Freed | Tag::Cached) => misuse(function, ptr, "the block was already freed"),
+        Some(Tag::Freed) => misuse(function, ptr, "the block was already freed"),
         _ => misuse(
             function,
             ptr,
@@ -758,22 +828,78 @@ fn misuse(function: &str, ptr: *mut u8, problem: &str) -> ! {
 }
 // ANCHOR_END: misuse
 
+/// Stops the program: the heap's own structures at `at` are not what the
+/// allocator wrote (`problem`), most likely a write after free or an
+/// overflow by the program. Going on would hand out memory twice.
+pub(crate) fn corrupted(at: *mut u8, problem: &str) -> ! {
+    let mut line = Line::new();
+    // Writing to a Line cannot fail; a line too long is cut.
+    let _ = writeln!(
+        line,
+        "workbook malloc: heap corrupted at {at:p}: {problem}; aborting"
+    );
+    os::abort_with(line.as_str())
+}
+
 /// The byte freed blocks are filled with in the debug mode.
 const PERTURB: u8 = 0xdb;
 
-/// The payload of the free block at `header` after its free-list link.
+/// The payload of the free block at `header` between its forward link and
+/// its footer: what the debug mode fills.
 ///
 /// # Safety
 ///
 /// `header` is a free block of ours: nobody else uses its payload.
-unsafe fn payload_after_link<'a>(header: *mut Header) -> &'a mut [u8] {
+unsafe fn free_payload<'a>(header: *mut Header) -> &'a mut [u8] {
     // SAFETY: the caller gives a free block; its payload is `usable` bytes,
-    // at least 16, of which the first 8 hold the link.
+    // at least 16: the first 8 hold the link, the last 8 the footer.
     unsafe {
         let usable = (*header).usable();
         let start = header.cast::<u8>().add(HEADER + 8);
-        core::slice::from_raw_parts_mut(start, usable - 8)
+        core::slice::from_raw_parts_mut(start, usable - 16)
     }
+}
+
+/// The bytes of the live block at `payload` after the `size` bytes asked
+/// for, up to the end of its memory: the debug mode's guard bytes.
+///
+/// # Safety
+///
+/// `payload` is a live block of ours.
+unsafe fn guard_bytes<'a, P: Pages>(payload: *mut u8) -> &'a mut [u8] {
+    let header = Header::of(payload);
+    // SAFETY: a live block's header is valid; its memory runs to the end of
+    // its span (from the start of its mapping, for a mapped block).
+    unsafe {
+        let (size, span) = ((*header).size, (*header).span());
+        let start = match (*header).tag() {
+            Some(Tag::Mapped) => mapping_start::<P>(header).as_ptr(),
+            _ => header.cast::<u8>(),
+        };
+        let end = start.add(span);
+        let from = payload.add(size);
+        core::slice::from_raw_parts_mut(from, end as usize - from as usize)
+    }
+}
+
+/// Fills the guard bytes of the live block at `payload`.
+///
+/// # Safety
+///
+/// `payload` is a live block of ours.
+unsafe fn fill_guard<P: Pages>(payload: *mut u8) {
+    // SAFETY: as the caller promises.
+    unsafe { guard_bytes::<P>(payload).fill(GUARD_BYTE) };
+}
+
+/// Whether the guard bytes of the live block at `payload` are as filled.
+///
+/// # Safety
+///
+/// `payload` is a live block of ours, filled by [`fill_guard`].
+unsafe fn guard_intact<P: Pages>(payload: *mut u8) -> bool {
+    // SAFETY: as the caller promises.
+    unsafe { guard_bytes::<P>(payload).iter().all(|&b| b == GUARD_BYTE) }
 }
 
 /// The start of a mapped block's mapping: the start of its header's page.
@@ -796,8 +922,10 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
             && let Some(cache) = self.caches.mine()
             && let Some(header) = cache.pop(class, size)
         {
-            // SAFETY: a cached block is ours, and this thread's alone.
-            unsafe { (*header).reuse(size) };
+            // SAFETY: a cached block is ours, and this thread's alone. Only
+            // its size changes: its tag is still `Live`, and the heap may be
+            // setting a flag in the same word (see `Header`).
+            unsafe { (*header).size = size };
             return header.cast::<u8>().wrapping_add(HEADER);
         }
         let mut heap = self.heap.lock();
@@ -821,17 +949,16 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
         let header = checked_header("free", ptr);
         // SAFETY: `checked_header` found a live block's header there.
         let block = unsafe { &mut *header };
-        let usable = block.usable();
-        if block.tag() == Some(Tag::Live)
-            && !self.debug.load(Ordering::Relaxed)
-            && let Some(class) = class_of(usable)
-            && CLASSES[class] == usable
-            && let Some(cache) = self.caches.mine()
-            // SAFETY: the caller gives the block back; nobody uses it now.
-            && unsafe { cache.push(class, header, block.size) }
-        {
-            block.set_tag(Tag::Cached);
-            return;
+        if block.tag() == Some(Tag::Live) && !self.debug.load(Ordering::Relaxed) {
+            self.refuse_if_cached("free", header);
+            // The block's usable size is a multiple of 16: its exact class.
+            if let Some(class) = class_of(block.usable())
+                && let Some(cache) = self.caches.mine()
+                // SAFETY: the caller gives the block back; nobody uses it now.
+                && unsafe { cache.push(class, header, block.size) }
+            {
+                return;
+            }
         }
         let mut heap = self.heap.lock();
         // SAFETY: the caller passes a live block of ours.
@@ -853,7 +980,8 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
             unsafe { self.free(ptr) };
             return ptr::null_mut();
         }
-        checked_header("realloc", ptr);
+        let header = checked_header("realloc", ptr);
+        self.refuse_if_cached("realloc", header);
         // SAFETY: the caller passes a live block of ours (checked above as
         // far as the header can tell).
         unsafe { self.heap.lock().realloc(ptr, size) }
@@ -877,6 +1005,10 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
         let header = Header::of(ptr);
         // SAFETY: a live block has a header just before its payload.
         let block = unsafe { &*header };
+        if self.debug.load(Ordering::Relaxed) {
+            // The rest is guard bytes: not the program's to use.
+            return block.size;
+        }
         if block.tag() == Some(Tag::Mapped) {
             // Up to the end of the mapping.
             let end = mapping_start::<P>(header).as_ptr() as usize + block.span();
@@ -898,8 +1030,8 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
     }
 
     fn check(&self) -> Result<(), HeapError> {
-        let (mallocs, frees, bytes) = self.caches.totals();
-        self.heap.lock().check((mallocs.wrapping_sub(frees), bytes))
+        let (_, _, bytes) = self.caches.totals();
+        self.heap.lock().check(bytes)
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {

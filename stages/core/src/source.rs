@@ -143,14 +143,26 @@ impl Default for RealBreak {
 
 impl Break for RealBreak {
     fn grow(&mut self, bytes: usize) -> Option<NonNull<u8>> {
-        // Ask for ALIGN-1 bytes more in case someone left the break unaligned.
-        let total = bytes.checked_add(ALIGN - 1)?;
-        let delta = isize::try_from(total).ok()?;
-        // SAFETY: growing the break releases nothing.
-        let old = unsafe { os::move_break(delta, None) }?;
-        self.top = old + total;
-        self.stats.grew(total);
-        NonNull::new(align_up(old, ALIGN) as *mut u8)
+        // Someone else may have left the break unaligned: ask for the few
+        // bytes more that align our start. Only those: asking for more every
+        // time would leave the break unaligned after us, and our next growth
+        // would not follow our memory.
+        for _ in 0..3 {
+            let now = os::current_break();
+            let total = bytes.checked_add(align_up(now, ALIGN) - now)?;
+            let delta = isize::try_from(total).ok()?;
+            // SAFETY: growing the break releases nothing. `expected`: if the
+            // break moved since we looked, our padding is wrong: look again.
+            if let Some(old) = unsafe { os::move_break(delta, Some(now)) } {
+                self.top = old + total;
+                self.stats.grew(total);
+                return NonNull::new(align_up(old, ALIGN) as *mut u8);
+            }
+            if os::current_break() == now {
+                return None; // The kernel refused: out of memory.
+            }
+        }
+        None
     }
 
     unsafe fn shrink(&mut self, bytes: usize) -> bool {

@@ -18,7 +18,7 @@ struct Table {
     classes: Vec<usize>,
 }
 
-/// The candidates: stage 2's four classes, stage 6's twenty, and two more.
+/// The candidates: stage 2's four classes, stage 6's sixty-four, and two more.
 fn candidates() -> Vec<Table> {
     let steps = |from: usize, to: usize, step: usize| (from..=to).step_by(step);
     vec![
@@ -31,7 +31,7 @@ fn candidates() -> Vec<Table> {
             classes: (4..=10).map(|shift| 1 << shift).collect(),
         },
         Table {
-            name: "stage 6: 16-byte steps to 128, then 4 per doubling",
+            name: "16-byte steps to 128, then 4 per doubling",
             classes: steps(16, 128, 16)
                 .chain(steps(160, 256, 32))
                 .chain(steps(320, 512, 64))
@@ -39,7 +39,7 @@ fn candidates() -> Vec<Table> {
                 .collect(),
         },
         Table {
-            name: "16-byte steps to 1024",
+            name: "stage 6: 16-byte steps to 1024",
             classes: steps(16, 1024, 16).collect(),
         },
     ]
