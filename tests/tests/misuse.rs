@@ -39,6 +39,15 @@ fn misuse_child() {
                 heap.free(large);
                 heap.free(large);
             }
+            "double-free-after-a-merge" => {
+                // The second block merges into the first when freed: its
+                // own header must still say it is free.
+                let second = heap.malloc(5000);
+                let _keep_off_the_top = heap.malloc(100);
+                heap.free(large);
+                heap.free(second);
+                heap.free(second);
+            }
             "misaligned" => heap.free(small.add(8)),
             "interior" => heap.free(large.add(1024)),
             "realloc-freed" => {
@@ -113,6 +122,11 @@ fn a_double_free_of_a_small_block_aborts() {
 #[test]
 fn a_double_free_of_a_large_block_aborts() {
     aborts("double-free-large", "the block was already freed");
+}
+
+#[test]
+fn a_double_free_of_a_block_merged_into_its_neighbour_aborts() {
+    aborts("double-free-after-a-merge", "the block was already freed");
 }
 
 #[test]

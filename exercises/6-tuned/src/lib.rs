@@ -528,6 +528,10 @@ impl<S: Break, P: Pages> Heap<S, P> {
     ///
     /// `header` is a block of ours that nobody uses any more, on no list.
     unsafe fn release(&mut self, header: *mut Header) {
+        // Its own header says so even once it is part of a bigger free
+        // block: a second `free` of it is caught until the memory is reused.
+        // SAFETY: the caller gives one of our blocks.
+        unsafe { (*header).set_tag(Tag::Freed) };
         let mut start = header;
         // SAFETY: the caller gives one of our blocks.
         let mut span = unsafe { (*header).span() };
@@ -777,8 +781,9 @@ impl<S: Break, P: Pages> Heap<S, P> {
 /// thread cache still looks live here: `Tuned::refuse_if_cached` catches a
 /// second free of it by the same thread. It cannot catch a pointer into
 /// memory that is not mapped at all (reading its header faults), a double
-/// free of a mapped block (its mapping is gone), nor a second free of a
-/// block cached by another thread.
+/// free of a mapped block (its mapping is gone), a second free of a block
+/// cached by another thread, nor one that comes after the block's memory
+/// was handed out again.
 fn checked_header(function: &str, ptr: *mut u8) -> *mut Header {
     if !(ptr as usize).is_multiple_of(ALIGN) {
         misuse(function, ptr, "not a pointer malloc returned (misaligned)");

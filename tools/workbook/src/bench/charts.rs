@@ -84,7 +84,7 @@ fn bars(
         .margin(12)
         .x_label_area_size(90)
         .y_label_area_size(60)
-        .right_y_label_area_size(10);
+        .margin_right(24);
     let allocators = &results.allocators;
     let slot = 0.8 / allocators.len().max(1) as f64;
     let bar = |w: usize, a: usize, bottom: f64, top: f64| {
