@@ -31,6 +31,12 @@ fn stage6_stops_each_misuse_with_a_message() {
             "perturb=1",
             "written after it was freed",
         ),
+        (
+            "overflow",
+            "perturb=1",
+            "bytes after the block were overwritten",
+        ),
+        ("free-list-link", "", "a free-list link was overwritten"),
     ] {
         let mut command = std::process::Command::new(&program);
         command.arg(misuse);

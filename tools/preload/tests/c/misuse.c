@@ -25,6 +25,13 @@ int main(int argc, char **argv) {
         free(a);
         a[20] = 1;
         a = malloc(40);
+    } else if (!strcmp(argv[1], "overflow")) {
+        a[40] = 1; /* one byte past the 40 asked for */
+        free(a);
+    } else if (!strcmp(argv[1], "free-list-link")) {
+        free(b);
+        b[0] ^= 1; /* a stray write into the link of a block on a free list */
+        b = malloc(5000);
     } else {
         return 2;
     }
