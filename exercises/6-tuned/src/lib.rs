@@ -180,6 +180,7 @@ impl<S: Break, P: Pages> Tuned<S, P> {
     /// Stops the program if the live-looking block at `header` is in this
     /// thread's cache: freed already (glibc's "double free detected in
     /// tcache 2").
+    #[inline]
     fn refuse_if_cached(&self, function: &str, header: *mut Header) {
         // SAFETY: a live block has at least 16 payload bytes.
         if unsafe { cache::key_word(header).read() } != cache::KEY {
@@ -784,6 +785,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
 /// free of a mapped block (its mapping is gone), a second free of a block
 /// cached by another thread, nor one that comes after the block's memory
 /// was handed out again.
+#[inline]
 fn checked_header(function: &str, ptr: *mut u8) -> *mut Header {
     if !(ptr as usize).is_multiple_of(ALIGN) {
         misuse(function, ptr, "not a pointer malloc returned (misaligned)");
@@ -793,20 +795,24 @@ fn checked_header(function: &str, ptr: *mut u8) -> *mut Header {
     // it; for anything else this is the read that decides.
     let (tag, span) = unsafe { ((*header).tag(), (*header).span()) };
     // Bytes that are not a header give a span no block has, most often.
-    let tag = tag.filter(|_| (MIN_BLOCK..=MAX_REQUEST).contains(&span));
-    match tag {
-        Some(Tag::Live | Tag::Mapped) => header,
-        Some(Tag::Freed) => misuse(function, ptr, "the block was already freed"),
-        _ => misuse(
-            function,
-            ptr,
-            "not the start of a block, or its header was overwritten",
-        ),
+    let plausible = (MIN_BLOCK..=MAX_REQUEST).contains(&span);
+    if plausible && matches!(tag, Some(Tag::Live | Tag::Mapped)) {
+        return header;
     }
+    if plausible && tag == Some(Tag::Freed) {
+        misuse(function, ptr, "the block was already freed");
+    }
+    misuse(
+        function,
+        ptr,
+        "not the start of a block, or its header was overwritten",
+    )
 }
 
 /// Stops the program: `function` was given `ptr`, which is `problem`. One
 /// line on stderr, formatted without allocating, then SIGABRT.
+#[cold]
+#[inline(never)]
 fn misuse(function: &str, ptr: *mut u8, problem: &str) -> ! {
     let mut line = Line::new();
     // Writing to a Line cannot fail; a line too long is cut.
