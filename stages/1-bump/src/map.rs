@@ -118,7 +118,7 @@ impl<S: Break> Heap<S> {
         ))?;
         let result = self.walk(|step| match step {
             Step::Region { start, end } => map.line(format_args!(
-                "region at +{:#x}, blocks end at +{:#x}",
+                "region at {}, blocks end at {}",
                 map.offset(start),
                 map.offset(end)
             )),
@@ -151,7 +151,7 @@ impl<S: Break> Heap<S> {
         }
         if !self.current.is_null() {
             map.line(format_args!(
-                "bump at +{:#x}; {} bytes free before the end at +{:#x}",
+                "bump at {}; {} bytes free before the end at {}",
                 map.offset(self.bump as usize),
                 self.end as usize - self.bump as usize,
                 map.offset(self.end as usize)

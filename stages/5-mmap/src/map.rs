@@ -208,7 +208,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         ))?;
         let result = self.walk(|step| match step {
             Step::Region { start, end } => map.line(format_args!(
-                "region at +{:#x}, blocks end at +{:#x}",
+                "region at {}, blocks end at {}",
                 map.offset(start),
                 map.offset(end)
             )),
@@ -242,7 +242,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             Step::BucketTail { start, end, class } => {
                 let blocks = (end - start) / (HEADER + CLASSES[class]);
                 map.line(format_args!(
-                    "  +{:#07x}  bucket of {:>4}: {blocks} blocks not handed out yet",
+                    "  {:7}  bucket of {:>4}: {blocks} blocks not handed out yet",
                     map.offset(start),
                     CLASSES[class]
                 ))
@@ -259,7 +259,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         ))?;
         if !self.current.is_null() {
             map.line(format_args!(
-                "bump at +{:#x}; {} bytes free before the end at +{:#x}",
+                "bump at {}; {} bytes free before the end at {}",
                 map.offset(self.bump as usize),
                 self.end as usize - self.bump as usize,
                 map.offset(self.end as usize)

@@ -224,7 +224,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         map.line(format_args!("free blocks by bin:{}", lists.as_str()))?;
         let result = self.walk(|step| match step {
             Step::Region { start, end } => map.line(format_args!(
-                "region at +{:#x}, blocks end at +{:#x}",
+                "region at {}, blocks end at {}",
                 map.offset(start),
                 map.offset(end)
             )),
@@ -264,7 +264,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         ))?;
         if !self.current.is_null() {
             map.line(format_args!(
-                "bump at +{:#x}; {} bytes free before the end at +{:#x}",
+                "bump at {}; {} bytes free before the end at {}",
                 map.offset(self.bump as usize),
                 self.end as usize - self.bump as usize,
                 map.offset(self.end as usize)

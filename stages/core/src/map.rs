@@ -98,21 +98,59 @@ impl<'a> MapWriter<'a> {
         self.out.write_char('\n')
     }
 
-    /// The offset of `addr` from the base, for lines the caller writes.
-    pub fn offset(&self, addr: usize) -> usize {
-        addr.wrapping_sub(self.base)
+    /// The offset of `addr` from the base, for lines the caller writes:
+    /// `+0x1f0`, or `-0x2000` for memory below the base (a region mapped
+    /// when the break could not grow may lie anywhere).
+    pub fn offset(&self, addr: usize) -> Offset {
+        Offset(addr.wrapping_sub(self.base) as isize)
     }
 
     /// Writes the run collected so far.
     pub fn flush(&mut self) -> fmt::Result {
         if let Some((first, text, count, last)) = self.run.take() {
             let at = self.offset(first);
-            write!(self.out, "  +{at:#07x}  {}", text.as_str())?;
+            write!(self.out, "  {at:7}  {}", text.as_str())?;
             if count > 1 {
-                write!(self.out, "   × {count} (to +{:#x})", self.offset(last))?;
+                write!(self.out, "   × {count} (to {})", self.offset(last))?;
             }
             self.out.write_char('\n')?;
         }
         Ok(())
+    }
+}
+
+/// An offset from a heap map's base, printed with its sign and in hex; a
+/// width pads the hex digits (`{:7}` prints `+0x001f0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offset(pub isize);
+
+impl fmt::Display for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { '-' } else { '+' };
+        let magnitude = self.0.unsigned_abs();
+        match f.width() {
+            Some(width) => write!(f, "{sign}{magnitude:#0width$x}"),
+            None => write!(f, "{sign}{magnitude:#x}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::format;
+    use std::string::String;
+
+    use super::{MapWriter, Offset};
+
+    #[test]
+    fn offsets_carry_their_sign() {
+        assert_eq!(format!("{}", Offset(0x1f0)), "+0x1f0");
+        assert_eq!(format!("{:7}", Offset(0x1f0)), "+0x001f0");
+        assert_eq!(format!("{}", Offset(-0x2000)), "-0x2000");
+        let mut out = String::new();
+        let map = MapWriter::new(&mut out, 0x10000);
+        assert_eq!(map.offset(0x8000), Offset(-0x8000));
+        assert_eq!(map.offset(0x10010), Offset(0x10));
     }
 }
