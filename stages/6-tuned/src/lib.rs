@@ -307,13 +307,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         unsafe {
             fence.write(Header::new(Tag::Padding, 0, HEADER));
             if rest >= MIN_BLOCK {
-                block.write(Header::new(Tag::Freed, 0, rest));
-                footer(block, rest).write(rest);
-                (*fence).set_prev_free(true);
-                if self.settings.perturb {
-                    free_payload(block).fill(PERTURB);
-                }
-                self.bins.push(block);
+                self.file_free(block, rest);
             } else if rest > 0 {
                 block.write(Header::new(Tag::Padding, 0, rest));
             }
@@ -569,19 +563,31 @@ impl<S: Break, P: Pages> Heap<S, P> {
             self.trim();
             return;
         }
-        // SAFETY: `start .. start + span` is ours and unused; `next` is the
-        // header of the block after it.
+        // SAFETY: `start .. start + span` is ours and unused, and a header
+        // follows it.
+        unsafe { self.file_free(start, span) };
+    }
+    // ANCHOR_END: release
+
+    /// Makes `start .. start + span` one free block on its list: header,
+    /// footer, and the flag in the block after it.
+    ///
+    /// # Safety
+    ///
+    /// The bytes are ours and unused, the block before them is not free,
+    /// and a block header (or a region's fence) follows them.
+    unsafe fn file_free(&mut self, start: *mut Header, span: usize) {
+        // SAFETY: as the caller promises.
         unsafe {
             start.write(Header::new(Tag::Freed, 0, span));
             footer(start, span).write(span);
-            (*next.cast::<Header>()).set_prev_free(true);
+            (*next_block(start)).set_prev_free(true);
             if self.settings.perturb {
                 free_payload(start).fill(PERTURB);
             }
             self.bins.push(start);
         }
     }
-    // ANCHOR_END: release
 
     /// Cuts the block at `header` (not on a list) down to `span` bytes when
     /// what is left can be a block; the rest is released (merged with a
