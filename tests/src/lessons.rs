@@ -174,3 +174,73 @@ pub fn burst_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
         Err(figures)
     }
 }
+
+/// Stage 7 over stage 6: the malloc lab's coalescing pattern. A thousand
+/// neighbours of 1000 bytes are freed (every other one first, so that each
+/// later free has a free block on both sides); then 300 requests of 3000
+/// bytes, the size of three neighbours, need no new memory. Without merging,
+/// the freed blocks stay 1000-byte pieces that cannot serve them.
+pub fn neighbours_merge<M: Malloc>(heap: &M) -> Result<String, String> {
+    let blocks: Vec<_> = (0..1000).map(|_| heap.malloc(1000)).collect();
+    let guard = heap.malloc(16); // keeps the freed blocks off the top
+    if blocks.iter().any(|p| p.is_null()) || guard.is_null() {
+        return Err("malloc(1000) failed".into());
+    }
+    let evens = blocks.iter().step_by(2);
+    let odds = blocks.iter().skip(1).step_by(2);
+    for &p in evens.chain(odds) {
+        // SAFETY: live blocks of `heap`, freed once.
+        unsafe { heap.free(p) };
+    }
+    let before = heap.stats().footprint();
+    let big: Vec<_> = (0..300).map(|_| heap.malloc(3000)).collect();
+    let after = heap.stats().footprint();
+    for &p in big.iter().chain([&guard]) {
+        // SAFETY: live blocks of `heap` (or null), freed once.
+        unsafe { heap.free(p) };
+    }
+    let figures = format!(
+        "footprint after freeing 1,000 neighbours of 1000 B: {before} bytes; after 300 × 3000 B: {after} bytes (+{})",
+        after.saturating_sub(before)
+    );
+    if big.iter().all(|p| !p.is_null()) && after <= before {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}
+
+/// Stage 8 over stage 7: each misuse that stage 7 lets pass (a double free,
+/// also of a block merged since; a pointer malloc never returned; an
+/// overwritten header or free-list link) stops the program with one line
+/// on stderr and SIGABRT. Each is tried in a child process (see
+/// [`misuse`](crate::misuse)), which the calling test binary must be able
+/// to run: it defines `misuse_child!`.
+pub fn misuse_is_stopped(stage: u32) -> Result<String, String> {
+    let mut stopped = Vec::new();
+    let mut passed = Vec::new();
+    for misuse in crate::misuse::MISUSES.iter().filter(|m| !m.debug) {
+        let outcome = crate::misuse::try_in_child(stage, misuse.name);
+        let line = format!("{}: {}", misuse.name, outcome.describe());
+        if outcome.stopped_with(misuse.message) {
+            stopped.push(line);
+        } else {
+            passed.push(line);
+        }
+    }
+    let figures = format!(
+        "{} of {} misuses stopped{}",
+        stopped.len(),
+        stopped.len() + passed.len(),
+        passed
+            .iter()
+            .chain(&stopped)
+            .map(|line| format!("\n    {line}"))
+            .collect::<String>()
+    );
+    if passed.is_empty() {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}

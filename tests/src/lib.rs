@@ -19,6 +19,7 @@
 //! - [`global`]: a stage as a test program's `#[global_allocator]`.
 //! - [`mutants`]: broken allocators the suite must reject.
 //! - [`lessons`]: each stage's idea, as a check its predecessor fails.
+//! - [`misuse`]: double frees and stray writes, tried in child processes.
 //! - [`exercise`]: the checks a learner's exercise crate runs.
 //! - [`faults`]: running out of memory; the fixed sequence of the heap
 //!   map snapshots.
@@ -32,6 +33,7 @@ pub mod faults;
 pub mod fill;
 pub mod global;
 pub mod lessons;
+pub mod misuse;
 pub mod mutants;
 pub mod ops;
 pub mod threads;

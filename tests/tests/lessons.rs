@@ -2,13 +2,15 @@
 //! stage must pass and its predecessor fail, with the figures that show it.
 
 use conformance::lessons;
-use malloc_core::{SimBreak, SimPages};
+use malloc_core::{Malloc, SimBreak, SimPages};
 use stage1_bump::Bump;
 use stage2_buckets::Buckets;
 use stage3_freelist::FreeLists;
 use stage4_split::Split;
 use stage5_mmap::Mmap;
 use stage6_tuned::Tuned;
+use stage7_merge::Merge;
+use stage8_hardened::Hardened;
 
 /// Asserts that `stage` learned the lesson and `before` did not.
 fn learned(lesson: &str, stage: Result<String, String>, before: Result<String, String>) {
@@ -79,5 +81,24 @@ fn stage6_trims_the_top_after_a_burst() {
         "stage 6 over 5: a burst of 1,000 × 5000 bytes, freed in reverse",
         lessons::burst_is_trimmed(&Tuned::with_sources(SimBreak::new(), SimPages::new())),
         lessons::burst_is_trimmed(&Mmap::with_sources(SimBreak::new(), SimPages::new())),
+    );
+}
+
+// The misuses of stage 8's lesson run in child processes: this binary again.
+conformance::misuse_child!(|stage, _debug| {
+    let heap: Box<dyn Malloc> = match stage {
+        7 => Box::new(Merge::with_sources(SimBreak::new(), SimPages::new())),
+        8 => Box::new(Hardened::with_sources(SimBreak::new(), SimPages::new())),
+        other => panic!("no misuse child for stage {other}"),
+    };
+    heap
+});
+
+#[test]
+fn stage8_misuse_stops_the_program() {
+    learned(
+        "stage 8 over 7: double frees, foreign pointers and overwritten headers",
+        lessons::misuse_is_stopped(8),
+        lessons::misuse_is_stopped(7),
     );
 }

@@ -26,7 +26,7 @@
 //! - [`source`]: the real and the simulated break.
 //! - [`pages`]: mapped pages for large blocks, real and simulated.
 //! - [`stats`]: counters every stage keeps.
-//! - [`lock`]: a spin lock that never allocates.
+//! - [`lock`]: a lock that never allocates and sleeps when it must wait.
 //! - [`global`]: the adapter that makes any stage a `#[global_allocator]`.
 //! - [`system`]: the system malloc behind the same trait, for comparison.
 

@@ -1,17 +1,43 @@
-//! A spin lock that never allocates.
+//! A lock that never allocates, and sleeps instead of spinning forever.
 //!
 //! `std::sync::Mutex` is fine in most programs, but an allocator may not call
 //! anything that could allocate or re-enter itself. This lock is one atomic
-//! flag: try to take it, spin a little if it is taken, then yield the
-//! processor so that the holder can run (2 cores are common here).
+//! word with three states, as in Ulrich Drepper's "Futexes Are Tricky":
+//!
+//! - `UNLOCKED`: free;
+//! - `LOCKED`: taken, nobody waiting;
+//! - `CONTENDED`: taken, and someone may be asleep waiting for it.
+//!
+//! Taking a free lock is one compare-and-swap. A thread that finds it taken
+//! spins a little (the holder of an allocator's lock keeps it for well under
+//! a microsecond), then marks it `CONTENDED` and sleeps in the kernel
+//! (`futex`) until the holder wakes it. A lock that only spun would let two
+//! threads on two processors wait on each other's time slices; one that
+//! yields (`sched_yield`) still burns a processor when it is the only thing
+//! to run.
+//!
+//! The lock also counts how often it was taken: the cost a per-thread cache
+//! saves is visible as a number (see [`Lock::acquisitions`]).
 
 use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// A value behind a spin lock.
+use crate::os;
+
+const UNLOCKED: u32 = 0;
+const LOCKED: u32 = 1;
+const CONTENDED: u32 = 2;
+
+/// Checks of the lock word before a waiting thread goes to sleep.
+const SPINS: u32 = 100;
+
+/// A value behind a lock.
 pub struct Lock<T> {
-    taken: AtomicBool,
+    state: AtomicU32,
+    /// Times the lock was taken. Written only by the holder, so a plain
+    /// load and store (no atomic read-modify-write) is enough.
+    taken: AtomicU64,
     value: UnsafeCell<T>,
 }
 
@@ -23,13 +49,15 @@ impl<T> Lock<T> {
     /// A new, unlocked lock (usable in a `static`).
     pub const fn new(value: T) -> Self {
         Lock {
-            taken: AtomicBool::new(false),
+            state: AtomicU32::new(UNLOCKED),
+            taken: AtomicU64::new(0),
             value: UnsafeCell::new(value),
         }
     }
 
     /// Waits until the lock is free, takes it, and returns a guard that
     /// releases it when dropped.
+    #[inline]
     pub fn lock(&self) -> LockGuard<'_, T> {
         self.acquire();
         LockGuard { lock: self }
@@ -37,22 +65,40 @@ impl<T> Lock<T> {
 
     /// Takes the lock without a guard (for `fork` handlers, which take the
     /// lock in one function and release it in another).
+    #[inline]
     pub fn acquire(&self) {
-        let mut spins = 0u32;
-        while self
-            .taken
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        if self
+            .state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            // Wait with plain loads (no cache-line ping-pong), then yield.
-            while self.taken.load(Ordering::Relaxed) {
-                if spins < 64 {
-                    spins += 1;
-                    core::hint::spin_loop();
-                } else {
-                    crate::os::yield_now();
-                }
+            self.wait();
+        }
+        let taken = self.taken.load(Ordering::Relaxed);
+        self.taken.store(taken + 1, Ordering::Relaxed);
+    }
+
+    /// The slow path of [`acquire`](Self::acquire): spin a little, then
+    /// sleep until the holder wakes us.
+    #[cold]
+    fn wait(&self) {
+        for _ in 0..SPINS {
+            // Plain loads while it is taken: no cache-line ping-pong.
+            if self.state.load(Ordering::Relaxed) == UNLOCKED
+                && self
+                    .state
+                    .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
             }
+            core::hint::spin_loop();
+        }
+        // Say that someone waits, and sleep while that is still true. Taking
+        // the lock this way leaves it CONTENDED, so its release wakes the
+        // next sleeper, if any (at worst one wake-up too many).
+        while self.state.swap(CONTENDED, Ordering::Acquire) != UNLOCKED {
+            os::futex_wait(&self.state, CONTENDED);
         }
     }
 
@@ -62,8 +108,16 @@ impl<T> Lock<T> {
     ///
     /// The lock is held, by the caller (or by the parent process before a
     /// `fork`, in the child), and no guard for it is alive.
+    #[inline]
     pub unsafe fn release(&self) {
-        self.taken.store(false, Ordering::Release);
+        if self.state.swap(UNLOCKED, Ordering::Release) == CONTENDED {
+            os::futex_wake_one(&self.state);
+        }
+    }
+
+    /// How many times the lock has been taken so far.
+    pub fn acquisitions(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
     }
 
     /// The value, through exclusive access to the lock (no locking needed).
@@ -93,8 +147,39 @@ impl<T> DerefMut for LockGuard<'_, T> {
 }
 
 impl<T> Drop for LockGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: this guard holds the lock.
         unsafe { self.lock.release() };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::sync::Arc;
+    use std::thread;
+
+    use super::Lock;
+
+    #[test]
+    fn threads_that_wait_all_get_their_turn() {
+        let lock = Arc::new(Lock::new(0u64));
+        let threads: std::vec::Vec<_> = (0..4)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        *lock.lock() += 1;
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(*lock.lock(), 400_000);
+        // Every increment took the lock once, and so did the read above.
+        assert_eq!(lock.acquisitions(), 400_001);
     }
 }

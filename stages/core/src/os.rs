@@ -6,6 +6,7 @@
 //! wrapper returns `None` on failure instead of C's sentinel values.
 
 use core::ptr::{self, NonNull};
+use core::sync::atomic::AtomicU32;
 
 use crate::Lock;
 
@@ -122,10 +123,34 @@ pub fn page_size() -> usize {
     if n > 0 { n as usize } else { 4096 }
 }
 
-/// Yields the processor to another thread (used while waiting for a lock).
-pub fn yield_now() {
-    // SAFETY: sched_yield has no preconditions.
-    unsafe { libc::sched_yield() };
+/// Sleeps in the kernel while `word` still holds `expected` (`FUTEX_WAIT`):
+/// how a thread waits for a lock without burning a processor. It may also
+/// return early (a signal, a spurious wake-up): callers check again.
+pub fn futex_wait(word: &AtomicU32, expected: u32) {
+    // SAFETY: the futex word is a live, aligned u32; a null timeout waits
+    // until woken. The kernel compares the word atomically before sleeping.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ptr::null::<libc::timespec>(),
+        )
+    };
+}
+
+/// Wakes one thread sleeping in [`futex_wait`] on `word` (`FUTEX_WAKE`).
+pub fn futex_wake_one(word: &AtomicU32) {
+    // SAFETY: waking touches no memory; the word is live and aligned.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        )
+    };
 }
 
 /// The value of an environment variable, read without allocating.

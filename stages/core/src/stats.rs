@@ -35,6 +35,9 @@ pub struct Stats {
     pub mmap_calls: u64,
     /// Calls to `munmap` and `madvise`.
     pub munmap_calls: u64,
+    /// Times the allocator's lock was taken (0 when nobody counts them, as
+    /// for the system malloc).
+    pub locks: u64,
 }
 
 impl Stats {
@@ -158,6 +161,7 @@ impl Tally {
             brk_calls: heap.grow_calls + heap.shrink_calls,
             mmap_calls: mapped.grow_calls,
             munmap_calls: mapped.shrink_calls,
+            locks: 0,
         }
     }
 }
