@@ -11,6 +11,7 @@ use stage5_mmap::Mmap;
 use stage6_tuned::Tuned;
 use stage7_merge::Merge;
 use stage8_hardened::Hardened;
+use stage9_threads::Threaded;
 
 /// Asserts that `stage` learned the lesson and `before` did not.
 fn learned(lesson: &str, stage: Result<String, String>, before: Result<String, String>) {
@@ -100,5 +101,14 @@ fn stage8_misuse_stops_the_program() {
         "stage 8 over 7: double frees, foreign pointers and overwritten headers",
         lessons::misuse_is_stopped(8),
         lessons::misuse_is_stopped(7),
+    );
+}
+
+#[test]
+fn stage9_the_lock_is_rarely_taken() {
+    learned(
+        "stage 9 over 8: lock acquisitions, alone and with a producer and a consumer",
+        lessons::lock_rarely_taken(&Threaded::with_sources(SimBreak::new(), SimPages::new())),
+        lessons::lock_rarely_taken(&Hardened::with_sources(SimBreak::new(), SimPages::new())),
     );
 }

@@ -5,24 +5,34 @@
 
 use malloc_core::{Malloc, SimBreak, SimPages};
 use stage8_hardened::{Hardened, Settings};
+use stage9_threads::Threaded;
 
 use conformance::misuse::{MISUSES, try_in_child};
 
 /// The stages that stop misuse.
-const STAGES: &[u32] = &[8];
+const STAGES: &[u32] = &[8, 9];
 
 conformance::misuse_child!(|stage, debug| {
     // The debug mode: check the heap at every call, fill freed blocks.
-    let settings = debug.then_some(Settings {
+    let settings = Settings {
         check_every: 1,
         perturb: true,
         ..Settings::DEFAULT
-    });
+    };
     let heap: Box<dyn Malloc> = match stage {
         8 => Box::new(Hardened::with_settings(
             SimBreak::new(),
             SimPages::new(),
-            settings,
+            debug.then_some(settings),
+        )),
+        9 => Box::new(Threaded::with_settings(
+            SimBreak::new(),
+            SimPages::new(),
+            debug.then_some(stage9_threads::Settings {
+                check_every: settings.check_every,
+                perturb: settings.perturb,
+                ..stage9_threads::Settings::DEFAULT
+            }),
         )),
         other => panic!("no misuse child for stage {other}"),
     };
