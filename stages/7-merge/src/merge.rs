@@ -12,7 +12,6 @@ use crate::block::{Header, Tag, footer, next_block};
 use crate::{Heap, MIN_BLOCK};
 
 impl<S: Break, P: Pages> Heap<S, P> {
-    // EXERCISE BODY: release
     // ANCHOR: release
     /// Makes the block at `header` free: merged with a free block on either
     /// side, and with the top if it ends there, so that no two free blocks
@@ -25,6 +24,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         let mut start = header;
         // SAFETY: the caller gives one of our blocks.
         let mut span = unsafe { (*header).span() };
+        // EXERCISE: merge_before
         // SAFETY: the caller gives one of our blocks.
         if unsafe { (*header).prev_free() } {
             // SAFETY: the flag says the block before is free, and its
@@ -35,7 +35,9 @@ impl<S: Break, P: Pages> Heap<S, P> {
             unsafe { self.bins.remove(start) };
             span += before;
         }
+        // EXERCISE END
         let mut next = start.cast::<u8>().wrapping_add(span);
+        // EXERCISE: merge_after
         // SAFETY: below the bump every block is followed by another block
         // (or a region's fence): `next` is a header.
         if next != self.bump && unsafe { (*next.cast::<Header>()).tag() } == Some(Tag::Freed) {
@@ -46,6 +48,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             span += unsafe { (*after).span() };
             next = start.cast::<u8>().wrapping_add(span);
         }
+        // EXERCISE END
         if next == self.bump {
             // The block ends at the top: its bytes join the top, and the
             // top, if big enough, goes back to the OS.

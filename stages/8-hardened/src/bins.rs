@@ -14,7 +14,6 @@ use malloc_core::ALIGN;
 use crate::block::{HEADER, Header};
 use crate::misuse::corrupted;
 
-// EXERCISE: safe_link
 // ANCHOR: safe_link
 /// Safe-linking (glibc 2.32): a link is stored XORed with the address of
 /// the word that holds it, shifted right by 12 bits (the random part of the
@@ -22,6 +21,7 @@ use crate::misuse::corrupted;
 /// free, an overflow) leaves a link that decodes to a misaligned address
 /// almost always: the allocator notices, instead of handing out memory
 /// anywhere an attacker chose.
+// EXERCISE BODY: protect
 fn protect(at: *mut usize, target: *mut Header) -> usize {
     (at as usize >> 12) ^ target as usize
 }
@@ -45,13 +45,14 @@ unsafe fn write_link(at: *mut usize, target: *mut Header) {
 unsafe fn read_link(at: *mut usize) -> *mut Header {
     // SAFETY: the caller gives a word we wrote a link into.
     let target = protect(at, unsafe { at.read() } as *mut Header) as *mut Header;
+    // EXERCISE: link_check
     if !(target as usize).is_multiple_of(ALIGN) {
         corrupted(at.cast(), "a free-list link was overwritten");
     }
+    // EXERCISE END
     target
 }
 // ANCHOR_END: safe_link
-// EXERCISE END
 
 /// Where a free block keeps its forward link: its first payload word.
 fn next_link(header: *mut Header) -> *mut usize {

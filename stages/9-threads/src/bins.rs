@@ -14,7 +14,6 @@ use malloc_core::ALIGN;
 use crate::block::{HEADER, Header};
 use crate::misuse::corrupted;
 
-// EXERCISE: safe_link
 // ANCHOR: safe_link
 /// Safe-linking (glibc 2.32): a link is stored XORed with the address of
 /// the word that holds it, shifted right by 12 bits (the random part of the
@@ -54,7 +53,6 @@ pub(crate) unsafe fn read_link(at: *mut usize) -> *mut Header {
     target
 }
 // ANCHOR_END: safe_link
-// EXERCISE END
 
 /// Where a free block keeps its forward link: its first payload word.
 #[inline]

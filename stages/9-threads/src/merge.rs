@@ -12,7 +12,6 @@ use crate::block::{Header, Tag, footer, next_block};
 use crate::{Heap, MIN_BLOCK};
 
 impl<S: Break, P: Pages> Heap<S, P> {
-    // EXERCISE BODY: release
     // ANCHOR: release
     /// Makes the block at `header` free: merged with a free block on either
     /// side, and with the top if it ends there, so that no two free blocks
@@ -63,7 +62,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
     // ANCHOR_END: release
 
-    // EXERCISE BODY: file_free
     // ANCHOR: file_free
     /// Makes `start .. start + span` one free block on its list: header,
     /// footer, and the flag in the block after it.

@@ -11,7 +11,6 @@ use malloc_core::{ALIGN, Line, MAX_REQUEST, os};
 use crate::MIN_BLOCK;
 use crate::block::{Header, Tag};
 
-// EXERCISE BODY: checked_header
 // ANCHOR: misuse
 /// The header of the block `function` was given, if `ptr` looks like a live
 /// block of ours; otherwise the program is stopped with a message.
