@@ -24,10 +24,19 @@
 //!
 //! What this stage cannot do yet: reuse freed blocks (they are only marked
 //! freed), or give memory back to the OS.
+//!
+//! The files:
+//!
+//! - `lib.rs`: the allocator: its state, the break, the bump, and where each
+//!   request goes;
+//! - `block.rs`: the block and region headers;
+//! - `buckets.rs`: size classes, and the buckets small blocks come from;
+//! - `map.rs`: the checker and the heap map.
 
 #![no_std]
 
 mod block;
+mod buckets;
 mod map;
 
 use core::ptr;
@@ -38,36 +47,12 @@ use malloc_core::{
 };
 
 use block::{HEADER, Header, Region, Tag};
+use buckets::Bucket;
+pub use buckets::{BUCKET_BYTES, CLASSES, class_of};
 
 /// The break grows by at least this much at a time: 64 KiB, so that a
 /// program making small requests pays one system call per thousands of them.
 pub const GROW_STEP: usize = 64 * 1024;
-
-// EXERCISE BODY: class_of
-// ANCHOR: classes
-/// The size classes: a request of at most 1024 bytes is rounded up to one
-/// of these.
-pub const CLASSES: [usize; 4] = [16, 64, 256, 1024];
-
-/// A bucket of a class holds about this many bytes of blocks.
-pub const BUCKET_BYTES: usize = 16 * 1024;
-
-/// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
-/// or `None` for a large request.
-pub fn class_of(size: usize) -> Option<usize> {
-    // Return the index in CLASSES of the smallest class that holds `size` bytes,
-    // or None when `size` is bigger than the biggest class.
-    todo!("hole `class_of`");
-}
-// ANCHOR_END: classes
-
-/// The part of a bucket not handed out yet: blocks are taken from `next`
-/// until it reaches `end`.
-#[derive(Clone, Copy)]
-struct Bucket {
-    next: *mut u8,
-    end: *mut u8,
-}
 
 /// A bucket allocator: stage 2 of the course.
 ///
@@ -101,10 +86,7 @@ impl<S: Break> Buckets<S> {
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
                 last: ptr::null_mut(),
-                buckets: [Bucket {
-                    next: ptr::null_mut(),
-                    end: ptr::null_mut(),
-                }; CLASSES.len()],
+                buckets: [Bucket::new(); CLASSES.len()],
                 tally: Tally::new(),
             }),
         }
@@ -220,18 +202,6 @@ impl<S: Break> Heap<S> {
         self.tally.malloc(size);
         payload
     }
-
-    // EXERCISE BODY: alloc_small
-    // ANCHOR: alloc_small
-    /// Hands out a block of class `class` for `size` bytes from its bucket,
-    /// carving a new bucket from the bump when the current one is used up.
-    fn alloc_small(&mut self, class: usize, size: usize) -> *mut u8 {
-        // Hand out a block of class `class` for `size` requested bytes from that
-        // class's bucket. When the bucket has no room left for one more block, carve
-        // a new bucket from the bump first. A failure to get memory returns null.
-        todo!("hole `alloc_small`");
-    }
-    // ANCHOR_END: alloc_small
 
     /// Frees the block whose payload is at `ptr`.
     ///

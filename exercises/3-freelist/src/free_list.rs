@@ -1,8 +1,12 @@
-//! Free lists: freed blocks, linked through their own payloads.
+//! Free lists: freed blocks, linked through their own payloads, and the
+//! choice of the list a freed block goes on.
 
 use core::ptr;
 
+use malloc_core::Break;
+
 use crate::block::{HEADER, Header};
+use crate::{CLASSES, Heap, class_of};
 
 /// A LIFO list of free blocks.
 ///
@@ -99,4 +103,21 @@ impl FreeList {
         })
         .take(limit)
     }
+}
+
+impl<S: Break> Heap<S> {
+    // EXERCISE BODY: push_free
+    // ANCHOR: push_free
+    /// Puts a free block on the list of its class, or on the large list if
+    /// its size is not a class (a large block, or one `memalign` made).
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours, on no list.
+    pub(crate) unsafe fn push_free(&mut self, header: *mut Header) {
+        // Put a free block on the right list: the list of its class if its usable
+        // size is exactly a class's size, the large list otherwise.
+        todo!("hole `push_free`");
+    }
+    // ANCHOR_END: push_free
 }

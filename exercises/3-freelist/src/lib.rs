@@ -21,10 +21,20 @@
 //! What this stage cannot do yet: use a free block of one class for a
 //! request of another (stage 4 splits), merge free neighbours, or give memory
 //! back to the OS.
+//!
+//! The files:
+//!
+//! - `lib.rs`: the allocator: its state, the break, the bump, and where each
+//!   request goes;
+//! - `block.rs`: the block and region headers;
+//! - `buckets.rs`: size classes, and the buckets small blocks come from;
+//! - `free_list.rs`: free lists, and which list a freed block goes on;
+//! - `map.rs`: the checker and the heap map.
 
 #![no_std]
 
 mod block;
+mod buckets;
 mod free_list;
 mod map;
 
@@ -36,34 +46,13 @@ use malloc_core::{
 };
 
 use block::{HEADER, Header, Region, Tag};
+use buckets::Bucket;
+pub use buckets::{BUCKET_BYTES, CLASSES, class_of};
 use free_list::FreeList;
 
 /// The break grows by at least this much at a time: 64 KiB, so that a
 /// program making small requests pays one system call per thousands of them.
 pub const GROW_STEP: usize = 64 * 1024;
-
-// ANCHOR: classes
-/// The size classes: a request of at most 1024 bytes is rounded up to one
-/// of these.
-pub const CLASSES: [usize; 4] = [16, 64, 256, 1024];
-
-/// A bucket of a class holds about this many bytes of blocks.
-pub const BUCKET_BYTES: usize = 16 * 1024;
-
-/// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
-/// or `None` for a large request.
-pub fn class_of(size: usize) -> Option<usize> {
-    CLASSES.iter().position(|&class| size <= class)
-}
-// ANCHOR_END: classes
-
-/// The part of a bucket not handed out yet: blocks are taken from `next`
-/// until it reaches `end`.
-#[derive(Clone, Copy)]
-struct Bucket {
-    next: *mut u8,
-    end: *mut u8,
-}
 
 /// A bucket allocator with free lists: stage 3 of the course.
 ///
@@ -97,10 +86,7 @@ impl<S: Break> FreeLists<S> {
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
                 last: ptr::null_mut(),
-                buckets: [Bucket {
-                    next: ptr::null_mut(),
-                    end: ptr::null_mut(),
-                }; CLASSES.len()],
+                buckets: [Bucket::new(); CLASSES.len()],
                 free: [const { FreeList::new() }; CLASSES.len()],
                 large_free: FreeList::new(),
                 tally: Tally::new(),
@@ -233,42 +219,6 @@ impl<S: Break> Heap<S> {
         payload
     }
 
-    // ANCHOR: alloc_small
-    /// Hands out a block of class `class` for `size` bytes: a freed one if
-    /// there is one, else from the class's bucket, carving a new bucket from
-    /// the bump when the current one is used up.
-    fn alloc_small(&mut self, class: usize, size: usize) -> *mut u8 {
-        if let Some(header) = self.free[class].pop() {
-            // SAFETY: a block from a free list is ours; it keeps its span.
-            unsafe { (*header).reuse(size) };
-            self.tally.malloc(size);
-            return header.cast::<u8>().wrapping_add(HEADER);
-        }
-        let span = HEADER + CLASSES[class];
-        let bucket = self.buckets[class];
-        if (bucket.end as usize) - (bucket.next as usize) < span {
-            let bytes = BUCKET_BYTES / span * span;
-            if !self.reserve(bytes) {
-                return ptr::null_mut();
-            }
-            self.buckets[class] = Bucket {
-                next: self.bump,
-                end: self.bump.wrapping_add(bytes),
-            };
-            self.bump = self.bump.wrapping_add(bytes);
-            // A bucket now lies between the most recent block and the bump.
-            self.last = ptr::null_mut();
-        }
-        let header = self.buckets[class].next.cast::<Header>();
-        // SAFETY: the bucket's unused part holds at least `span` bytes of
-        // reserved memory, ALIGN-aligned.
-        unsafe { header.write(Header::new(Tag::Live, size, span)) };
-        self.buckets[class].next = header.cast::<u8>().wrapping_add(span);
-        self.tally.malloc(size);
-        header.cast::<u8>().wrapping_add(HEADER)
-    }
-    // ANCHOR_END: alloc_small
-
     /// Frees the block whose payload is at `ptr`.
     ///
     /// # Safety
@@ -295,21 +245,6 @@ impl<S: Break> Heap<S> {
         unsafe { self.push_free(header) };
         // ANCHOR_END: free
     }
-
-    // EXERCISE BODY: push_free
-    // ANCHOR: push_free
-    /// Puts a free block on the list of its class, or on the large list if
-    /// its size is not a class (a large block, or one `memalign` made).
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours, on no list.
-    unsafe fn push_free(&mut self, header: *mut Header) {
-        // Put a free block on the right list: the list of its class if its usable
-        // size is exactly a class's size, the large list otherwise.
-        todo!("hole `push_free`");
-    }
-    // ANCHOR_END: push_free
 
     /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
     ///

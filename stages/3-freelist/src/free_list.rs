@@ -1,8 +1,12 @@
-//! Free lists: freed blocks, linked through their own payloads.
+//! Free lists: freed blocks, linked through their own payloads, and the
+//! choice of the list a freed block goes on.
 
 use core::ptr;
 
+use malloc_core::Break;
+
 use crate::block::{HEADER, Header};
+use crate::{CLASSES, Heap, class_of};
 
 /// A LIFO list of free blocks.
 ///
@@ -105,4 +109,27 @@ impl FreeList {
         })
         .take(limit)
     }
+}
+
+impl<S: Break> Heap<S> {
+    // EXERCISE BODY: push_free
+    // ANCHOR: push_free
+    /// Puts a free block on the list of its class, or on the large list if
+    /// its size is not a class (a large block, or one `memalign` made).
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours, on no list.
+    pub(crate) unsafe fn push_free(&mut self, header: *mut Header) {
+        // SAFETY: the caller gives us one of our blocks.
+        let usable = unsafe { (*header).usable() };
+        let list = match class_of(usable) {
+            Some(class) if usable == CLASSES[class] => &mut self.free[class],
+            _ => &mut self.large_free,
+        };
+        // SAFETY: a free block of ours on no list, with a payload of at
+        // least 16 bytes (every block has one).
+        unsafe { list.push(header) };
+    }
+    // ANCHOR_END: push_free
 }

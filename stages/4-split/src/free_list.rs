@@ -1,8 +1,12 @@
-//! Free lists: freed blocks, linked through their own payloads.
+//! Free lists: freed blocks, linked through their own payloads, and the
+//! choice of the list a freed block goes on.
 
 use core::ptr;
 
+use malloc_core::Break;
+
 use crate::block::{HEADER, Header};
+use crate::{CLASSES, Heap, class_of};
 
 /// A LIFO list of free blocks.
 ///
@@ -103,4 +107,29 @@ impl FreeList {
         })
         .take(limit)
     }
+}
+
+impl<S: Break> Heap<S> {
+    // ANCHOR: push_free
+    /// Puts a free block on a class's list, or on the large list if it is
+    /// bigger than every class.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours, on no list.
+    pub(crate) unsafe fn push_free(&mut self, header: *mut Header) {
+        // SAFETY: the caller gives us one of our blocks.
+        let usable = unsafe { (*header).usable() };
+        // The list of the largest class it can serve: a piece left over by
+        // a split may fall between two classes.
+        let list = match class_of(usable) {
+            Some(class) if usable == CLASSES[class] => &mut self.free[class],
+            Some(class) => &mut self.free[class - 1],
+            None => &mut self.large_free,
+        };
+        // SAFETY: a free block of ours on no list, with a payload of at
+        // least 16 bytes (every block has one).
+        unsafe { list.push(header) };
+    }
+    // ANCHOR_END: push_free
 }

@@ -22,12 +22,24 @@
 //! linked lists; the book's chapter weighs that price.
 //!
 //! What this stage cannot do yet: give memory back to the OS.
+//!
+//! The files:
+//!
+//! - `lib.rs`: the allocator: its state, the break, the bump, and where each
+//!   request goes;
+//! - `block.rs`: the block and region headers;
+//! - `buckets.rs`: size classes, and the buckets small blocks come from;
+//! - `free_list.rs`: free lists, and which list a freed block goes on;
+//! - `split.rs`: cutting a bigger free block into blocks of a class;
+//! - `map.rs`: the checker and the heap map.
 
 #![no_std]
 
 mod block;
+mod buckets;
 mod free_list;
 mod map;
+mod split;
 
 use core::ptr;
 
@@ -37,38 +49,14 @@ use malloc_core::{
 };
 
 use block::{HEADER, Header, Region, Tag};
+use buckets::Bucket;
+pub use buckets::{BUCKET_BYTES, CLASSES, class_of};
 use free_list::FreeList;
+pub use split::MIN_BLOCK;
 
 /// The break grows by at least this much at a time: 64 KiB, so that a
 /// program making small requests pays one system call per thousands of them.
 pub const GROW_STEP: usize = 64 * 1024;
-
-// ANCHOR: classes
-/// The size classes: a request of at most 1024 bytes is rounded up to one
-/// of these.
-pub const CLASSES: [usize; 4] = [16, 64, 256, 1024];
-
-/// A bucket of a class holds about this many bytes of blocks.
-pub const BUCKET_BYTES: usize = 16 * 1024;
-
-/// The smallest block: a header and the smallest payload. A piece left over
-/// by a split must be at least this big to be a block of its own.
-pub const MIN_BLOCK: usize = HEADER + CLASSES[0];
-
-/// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
-/// or `None` for a large request.
-pub fn class_of(size: usize) -> Option<usize> {
-    CLASSES.iter().position(|&class| size <= class)
-}
-// ANCHOR_END: classes
-
-/// The part of a bucket not handed out yet: blocks are taken from `next`
-/// until it reaches `end`.
-#[derive(Clone, Copy)]
-struct Bucket {
-    next: *mut u8,
-    end: *mut u8,
-}
 
 /// A bucket allocator with free lists and splitting: stage 4 of the course.
 ///
@@ -102,10 +90,7 @@ impl<S: Break> Split<S> {
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
                 last: ptr::null_mut(),
-                buckets: [Bucket {
-                    next: ptr::null_mut(),
-                    end: ptr::null_mut(),
-                }; CLASSES.len()],
+                buckets: [Bucket::new(); CLASSES.len()],
                 free: [const { FreeList::new() }; CLASSES.len()],
                 large_free: FreeList::new(),
                 tally: Tally::new(),
@@ -240,57 +225,6 @@ impl<S: Break> Heap<S> {
         payload
     }
 
-    // ANCHOR: alloc_small
-    /// Hands out a block of class `class` for `size` bytes: a freed one if
-    /// there is one, else from the class's bucket, carving a new bucket from
-    /// the bump when the current one is used up.
-    fn alloc_small(&mut self, class: usize, size: usize) -> *mut u8 {
-        if let Some(header) = self.free[class].pop() {
-            // SAFETY: a block from a free list is ours; it keeps its span.
-            unsafe { (*header).reuse(size) };
-            self.tally.malloc(size);
-            return header.cast::<u8>().wrapping_add(HEADER);
-        }
-        let span = HEADER + CLASSES[class];
-        let bucket = self.buckets[class];
-        if (bucket.end as usize) - (bucket.next as usize) < span {
-            // EXERCISE: split_bigger
-            // ANCHOR: split_bigger
-            if let Some(header) = self.take_bigger(class) {
-                // SAFETY: a block from a free list is ours and on no list now.
-                unsafe {
-                    // Keep the rest of a big block whole; cut a bucket's worth.
-                    self.split_off(header, BUCKET_BYTES / span * span);
-                    self.split(header, span);
-                    (*header).reuse(size);
-                }
-                self.tally.malloc(size);
-                return header.cast::<u8>().wrapping_add(HEADER);
-            }
-            // ANCHOR_END: split_bigger
-            // EXERCISE END
-            let bytes = BUCKET_BYTES / span * span;
-            if !self.reserve(bytes) {
-                return ptr::null_mut();
-            }
-            self.buckets[class] = Bucket {
-                next: self.bump,
-                end: self.bump.wrapping_add(bytes),
-            };
-            self.bump = self.bump.wrapping_add(bytes);
-            // A bucket now lies between the most recent block and the bump.
-            self.last = ptr::null_mut();
-        }
-        let header = self.buckets[class].next.cast::<Header>();
-        // SAFETY: the bucket's unused part holds at least `span` bytes of
-        // reserved memory, ALIGN-aligned.
-        unsafe { header.write(Header::new(Tag::Live, size, span)) };
-        self.buckets[class].next = header.cast::<u8>().wrapping_add(span);
-        self.tally.malloc(size);
-        header.cast::<u8>().wrapping_add(HEADER)
-    }
-    // ANCHOR_END: alloc_small
-
     /// Frees the block whose payload is at `ptr`.
     ///
     /// # Safety
@@ -317,85 +251,6 @@ impl<S: Break> Heap<S> {
         unsafe { self.push_free(header) };
         // ANCHOR_END: free
     }
-
-    // ANCHOR: push_free
-    /// Puts a free block on a class's list, or on the large list if it is
-    /// bigger than every class.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours, on no list.
-    unsafe fn push_free(&mut self, header: *mut Header) {
-        // SAFETY: the caller gives us one of our blocks.
-        let usable = unsafe { (*header).usable() };
-        // The list of the largest class it can serve: a piece left over by
-        // a split may fall between two classes.
-        let list = match class_of(usable) {
-            Some(class) if usable == CLASSES[class] => &mut self.free[class],
-            Some(class) => &mut self.free[class - 1],
-            None => &mut self.large_free,
-        };
-        // SAFETY: a free block of ours on no list, with a payload of at
-        // least 16 bytes (every block has one).
-        unsafe { list.push(header) };
-    }
-    // ANCHOR_END: push_free
-
-    /// Takes a free block bigger than class `class` needs: from the next
-    /// class up that has one, else the best fit from the large list.
-    fn take_bigger(&mut self, class: usize) -> Option<*mut Header> {
-        let bigger = self.free[class + 1..].iter_mut().find_map(FreeList::pop);
-        bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]))
-    }
-
-    // EXERCISE BODY: split
-    // EXERCISE BODY: split_off
-    // ANCHOR: split
-    /// Cuts the free block at `header` into blocks of `span` bytes. The
-    /// first stays at `header` for the caller; the others go on the free
-    /// list. A tail too small to be a block joins the last piece.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours on no list, spanning at least `span`.
-    unsafe fn split(&mut self, header: *mut Header, span: usize) {
-        // SAFETY: the caller gives us one of our blocks.
-        let total = unsafe { (*header).span() };
-        let mut at = 0;
-        while at < total {
-            let left = total - at;
-            let piece = if left >= span + MIN_BLOCK { span } else { left };
-            let block = header.cast::<u8>().wrapping_add(at).cast::<Header>();
-            // SAFETY: the piece lies inside the block we are cutting.
-            unsafe { block.write(Header::new(Tag::Freed, 0, piece)) };
-            if at > 0 {
-                // SAFETY: a new free block of ours, on no list.
-                unsafe { self.push_free(block) };
-            }
-            at += piece;
-        }
-    }
-
-    /// Cuts the free block at `header` down to `span` bytes if what is left
-    /// can be a block; the rest becomes a free block on its list.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours on no list.
-    unsafe fn split_off(&mut self, header: *mut Header, span: usize) {
-        // SAFETY: the caller gives us one of our blocks.
-        let total = unsafe { (*header).span() };
-        if total >= span + MIN_BLOCK {
-            let rest = header.cast::<u8>().wrapping_add(span).cast::<Header>();
-            // SAFETY: both parts lie inside the block; the rest is on no list.
-            unsafe {
-                header.write(Header::new(Tag::Freed, 0, span));
-                rest.write(Header::new(Tag::Freed, 0, total - span));
-                self.push_free(rest);
-            }
-        }
-    }
-    // ANCHOR_END: split
 
     /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
     ///

@@ -19,16 +19,28 @@
 //! from a mapping rather than fail, as glibc does.
 //!
 //! Still fixed: the threshold, and everything else stage 6 tunes.
+//!
+//! The files:
+//!
+//! - `lib.rs`: the allocator: its state, the break, the bump, and where each
+//!   request goes;
+//! - `block.rs`: the block and region headers;
+//! - `buckets.rs`: size classes, and the buckets small blocks come from;
+//! - `free_list.rs`: free lists, and which list a freed block goes on;
+//! - `split.rs`: cutting a bigger free block into blocks of a class;
+//! - `mapped.rs`: large blocks, each with a mapping of its own;
+//! - `map.rs`: the checker and the heap map.
 
 #![no_std]
 
 mod block;
+mod buckets;
 mod free_list;
 mod map;
+mod mapped;
+mod split;
 
 use core::ptr;
-
-use core::ptr::NonNull;
 
 use malloc_core::{
     ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
@@ -36,43 +48,16 @@ use malloc_core::{
 };
 
 use block::{HEADER, Header, Region, Tag};
+use buckets::Bucket;
+pub use buckets::{BUCKET_BYTES, CLASSES, class_of};
 use free_list::FreeList;
+pub use mapped::MMAP_THRESHOLD;
+use mapped::mapping_start;
+pub use split::MIN_BLOCK;
 
 /// The break grows by at least this much at a time: 64 KiB, so that a
 /// program making small requests pays one system call per thousands of them.
 pub const GROW_STEP: usize = 64 * 1024;
-
-// ANCHOR: classes
-/// The size classes: a request of at most 1024 bytes is rounded up to one
-/// of these.
-pub const CLASSES: [usize; 4] = [16, 64, 256, 1024];
-
-/// A bucket of a class holds about this many bytes of blocks.
-pub const BUCKET_BYTES: usize = 16 * 1024;
-
-// ANCHOR: threshold
-/// Requests of at least this many bytes get a mapping of their own.
-pub const MMAP_THRESHOLD: usize = 128 * 1024;
-// ANCHOR_END: threshold
-
-/// The smallest block: a header and the smallest payload. A piece left over
-/// by a split must be at least this big to be a block of its own.
-pub const MIN_BLOCK: usize = HEADER + CLASSES[0];
-
-/// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
-/// or `None` for a large request.
-pub fn class_of(size: usize) -> Option<usize> {
-    CLASSES.iter().position(|&class| size <= class)
-}
-// ANCHOR_END: classes
-
-/// The part of a bucket not handed out yet: blocks are taken from `next`
-/// until it reaches `end`.
-#[derive(Clone, Copy)]
-struct Bucket {
-    next: *mut u8,
-    end: *mut u8,
-}
 
 /// A bucket allocator with free lists, splitting and mapped large blocks:
 /// stage 5 of the course.
@@ -112,10 +97,7 @@ impl<S: Break, P: Pages> Mmap<S, P> {
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
                 last: ptr::null_mut(),
-                buckets: [Bucket {
-                    next: ptr::null_mut(),
-                    end: ptr::null_mut(),
-                }; CLASSES.len()],
+                buckets: [Bucket::new(); CLASSES.len()],
                 free: [const { FreeList::new() }; CLASSES.len()],
                 large_free: FreeList::new(),
                 tally: Tally::new(),
@@ -274,144 +256,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
         self.tally.footprint(bytes);
     }
 
-    // EXERCISE BODY: alloc_mapped
-    // EXERCISE BODY: free_mapped
-    // ANCHOR: alloc_mapped
-    /// Gives a block of `size` bytes, aligned to `align`, a mapping of its
-    /// own: the header in the first page, the payload after it.
-    fn alloc_mapped(&mut self, size: usize, align: usize) -> *mut u8 {
-        let page = P::PAGE;
-        // Room for the header and the worst padding the alignment needs.
-        let bytes = align_up(HEADER + size + (align - ALIGN), page);
-        let Some(start) = self.pages.map(bytes) else {
-            return ptr::null_mut();
-        };
-        let start = start.as_ptr() as usize;
-        let payload = align_up(start + HEADER, align);
-        let header = (payload - HEADER) as *mut Header;
-        // The mapping must start in the header's page: `free` finds it
-        // there. Whole pages before it (big alignments) go back at once.
-        let head = (header as usize & !(page - 1)) - start;
-        if head > 0 {
-            // SAFETY: leading pages of our new mapping, unused.
-            unsafe {
-                self.pages
-                    .unmap(NonNull::new_unchecked(start as *mut u8), head)
-            };
-        }
-        // SAFETY: the header lies in the mapping, before the payload.
-        unsafe { header.write(Header::new(Tag::Mapped, size, bytes - head)) };
-        self.mapped_blocks += 1;
-        self.mapped_bytes += size;
-        self.tally.malloc(size);
-        self.note_footprint();
-        payload as *mut u8
-    }
-
-    /// Gives the mapping of a mapped block back to the OS.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a live mapped block of ours.
-    unsafe fn free_mapped(&mut self, header: *mut Header) {
-        // SAFETY: a live mapped block's header is valid.
-        let (size, bytes) = unsafe { ((*header).size, (*header).span()) };
-        let start = mapping_start::<P>(header);
-        // SAFETY: the whole mapping is ours and the block is being freed.
-        unsafe { self.pages.unmap(start, bytes) };
-        self.mapped_blocks -= 1;
-        self.mapped_bytes -= size;
-        self.tally.free(size);
-    }
-    // ANCHOR_END: alloc_mapped
-
-    /// Resizes a mapped block: `mremap` while it stays large, else a move
-    /// to the heap.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is a live mapped block of ours.
-    unsafe fn realloc_mapped(&mut self, ptr: *mut u8, size: usize) -> *mut u8 {
-        let header = Header::of(ptr);
-        // SAFETY: a live mapped block's header is valid.
-        let (old, bytes) = unsafe { ((*header).size, (*header).span()) };
-        let start = mapping_start::<P>(header);
-        // ANCHOR: remap
-        if size >= MMAP_THRESHOLD && start.as_ptr() == header.cast() {
-            let new_bytes = align_up(HEADER + size, P::PAGE);
-            // SAFETY: the whole mapping is ours; the header is at its start.
-            let Some(moved) = (unsafe { self.pages.remap(start, bytes, new_bytes) }) else {
-                return ptr::null_mut();
-            };
-            let header = moved.as_ptr().cast::<Header>();
-            // SAFETY: the header moved with the mapping.
-            unsafe { header.write(Header::new(Tag::Mapped, size, new_bytes)) };
-            self.mapped_bytes = self.mapped_bytes - old + size;
-            self.tally.resize(old, size);
-            self.note_footprint();
-            return moved.as_ptr().wrapping_add(HEADER);
-        }
-        // ANCHOR_END: remap
-        let new = self.alloc(size, ALIGN);
-        if !new.is_null() {
-            // SAFETY: both blocks are live and distinct.
-            unsafe {
-                ptr::copy_nonoverlapping(ptr, new, old.min(size));
-                self.free_mapped(header);
-            }
-        }
-        new
-    }
-
-    // ANCHOR: alloc_small
-    /// Hands out a block of class `class` for `size` bytes: a freed one if
-    /// there is one, else from the class's bucket, carving a new bucket from
-    /// the bump when the current one is used up.
-    fn alloc_small(&mut self, class: usize, size: usize) -> *mut u8 {
-        if let Some(header) = self.free[class].pop() {
-            // SAFETY: a block from a free list is ours; it keeps its span.
-            unsafe { (*header).reuse(size) };
-            self.tally.malloc(size);
-            return header.cast::<u8>().wrapping_add(HEADER);
-        }
-        let span = HEADER + CLASSES[class];
-        let bucket = self.buckets[class];
-        if (bucket.end as usize) - (bucket.next as usize) < span {
-            // ANCHOR: split_bigger
-            if let Some(header) = self.take_bigger(class) {
-                // SAFETY: a block from a free list is ours and on no list now.
-                unsafe {
-                    // Keep the rest of a big block whole; cut a bucket's worth.
-                    self.split_off(header, BUCKET_BYTES / span * span);
-                    self.split(header, span);
-                    (*header).reuse(size);
-                }
-                self.tally.malloc(size);
-                return header.cast::<u8>().wrapping_add(HEADER);
-            }
-            // ANCHOR_END: split_bigger
-            let bytes = BUCKET_BYTES / span * span;
-            if !self.reserve(bytes) {
-                return ptr::null_mut();
-            }
-            self.buckets[class] = Bucket {
-                next: self.bump,
-                end: self.bump.wrapping_add(bytes),
-            };
-            self.bump = self.bump.wrapping_add(bytes);
-            // A bucket now lies between the most recent block and the bump.
-            self.last = ptr::null_mut();
-        }
-        let header = self.buckets[class].next.cast::<Header>();
-        // SAFETY: the bucket's unused part holds at least `span` bytes of
-        // reserved memory, ALIGN-aligned.
-        unsafe { header.write(Header::new(Tag::Live, size, span)) };
-        self.buckets[class].next = header.cast::<u8>().wrapping_add(span);
-        self.tally.malloc(size);
-        header.cast::<u8>().wrapping_add(HEADER)
-    }
-    // ANCHOR_END: alloc_small
-
     /// Frees the block whose payload is at `ptr`.
     ///
     /// # Safety
@@ -442,83 +286,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
         unsafe { self.push_free(header) };
         // ANCHOR_END: free
     }
-
-    // ANCHOR: push_free
-    /// Puts a free block on a class's list, or on the large list if it is
-    /// bigger than every class.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours, on no list.
-    unsafe fn push_free(&mut self, header: *mut Header) {
-        // SAFETY: the caller gives us one of our blocks.
-        let usable = unsafe { (*header).usable() };
-        // The list of the largest class it can serve: a piece left over by
-        // a split may fall between two classes.
-        let list = match class_of(usable) {
-            Some(class) if usable == CLASSES[class] => &mut self.free[class],
-            Some(class) => &mut self.free[class - 1],
-            None => &mut self.large_free,
-        };
-        // SAFETY: a free block of ours on no list, with a payload of at
-        // least 16 bytes (every block has one).
-        unsafe { list.push(header) };
-    }
-    // ANCHOR_END: push_free
-
-    /// Takes a free block bigger than class `class` needs: from the next
-    /// class up that has one, else the best fit from the large list.
-    fn take_bigger(&mut self, class: usize) -> Option<*mut Header> {
-        let bigger = self.free[class + 1..].iter_mut().find_map(FreeList::pop);
-        bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]))
-    }
-
-    // ANCHOR: split
-    /// Cuts the free block at `header` into blocks of `span` bytes. The
-    /// first stays at `header` for the caller; the others go on the free
-    /// list. A tail too small to be a block joins the last piece.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours on no list, spanning at least `span`.
-    unsafe fn split(&mut self, header: *mut Header, span: usize) {
-        // SAFETY: the caller gives us one of our blocks.
-        let total = unsafe { (*header).span() };
-        let mut at = 0;
-        while at < total {
-            let left = total - at;
-            let piece = if left >= span + MIN_BLOCK { span } else { left };
-            let block = header.cast::<u8>().wrapping_add(at).cast::<Header>();
-            // SAFETY: the piece lies inside the block we are cutting.
-            unsafe { block.write(Header::new(Tag::Freed, 0, piece)) };
-            if at > 0 {
-                // SAFETY: a new free block of ours, on no list.
-                unsafe { self.push_free(block) };
-            }
-            at += piece;
-        }
-    }
-
-    /// Cuts the free block at `header` down to `span` bytes if what is left
-    /// can be a block; the rest becomes a free block on its list.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours on no list.
-    unsafe fn split_off(&mut self, header: *mut Header, span: usize) {
-        // SAFETY: the caller gives us one of our blocks.
-        let total = unsafe { (*header).span() };
-        if total >= span + MIN_BLOCK {
-            let rest = header.cast::<u8>().wrapping_add(span).cast::<Header>();
-            // SAFETY: both parts lie inside the block; the rest is on no list.
-            unsafe {
-                header.write(Header::new(Tag::Freed, 0, span));
-                rest.write(Header::new(Tag::Freed, 0, total - span));
-                self.push_free(rest);
-            }
-        }
-    }
-    // ANCHOR_END: split
 
     /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
     ///
@@ -579,13 +346,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
             unsafe { (*region).end }
         }
     }
-}
-
-/// The start of a mapped block's mapping: the start of its header's page.
-fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
-    let start = header as usize & !(P::PAGE - 1);
-    // SAFETY: a header's page starts at a non-zero address.
-    unsafe { NonNull::new_unchecked(start as *mut u8) }
 }
 
 // SAFETY: heap blocks are carved from memory the source gave us, one after

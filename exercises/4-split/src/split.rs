@@ -1,0 +1,51 @@
+//! Splitting: when a class has no free block and its bucket is used up, a
+//! bigger free block is cut into blocks of that class.
+
+use malloc_core::Break;
+
+use crate::block::{HEADER, Header, Tag};
+use crate::free_list::FreeList;
+use crate::{CLASSES, Heap};
+
+/// The smallest block: a header and the smallest payload. A piece left over
+/// by a split must be at least this big to be a block of its own.
+pub const MIN_BLOCK: usize = HEADER + CLASSES[0];
+
+impl<S: Break> Heap<S> {
+    /// Takes a free block bigger than class `class` needs: from the next
+    /// class up that has one, else the best fit from the large list.
+    pub(crate) fn take_bigger(&mut self, class: usize) -> Option<*mut Header> {
+        let bigger = self.free[class + 1..].iter_mut().find_map(FreeList::pop);
+        bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]))
+    }
+
+    // EXERCISE BODY: split
+    // EXERCISE BODY: split_off
+    // ANCHOR: split
+    /// Cuts the free block at `header` into blocks of `span` bytes. The
+    /// first stays at `header` for the caller; the others go on the free
+    /// list. A tail too small to be a block joins the last piece.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours on no list, spanning at least `span`.
+    pub(crate) unsafe fn split(&mut self, header: *mut Header, span: usize) {
+        // Cut the free block at `header` into pieces of `span` bytes: the first
+        // stays for the caller, every other piece becomes a free block on its list.
+        // A tail too small to be a block of its own joins the last piece.
+        todo!("hole `split`");
+    }
+
+    /// Cuts the free block at `header` down to `span` bytes if what is left
+    /// can be a block; the rest becomes a free block on its list.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours on no list.
+    pub(crate) unsafe fn split_off(&mut self, header: *mut Header, span: usize) {
+        // Cut the free block at `header` down to `span` bytes when what is left over
+        // can be a block of its own; the rest becomes a free block on its list.
+        todo!("hole `split_off`");
+    }
+    // ANCHOR_END: split
+}
