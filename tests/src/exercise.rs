@@ -181,8 +181,8 @@ fn lesson<M: Malloc>(stage: u32, fresh: impl Fn() -> M) -> Result<(), String> {
                 Err(figures),
             ),
             Ok(_) => (
-                "a burst freed in reverse goes back to the OS (trim)",
-                lessons::burst_is_trimmed(&fresh()),
+                "a buffer grown at the top and freed goes back to the OS (trim)",
+                lessons::grown_buffer_is_trimmed(&fresh()),
             ),
         },
         _ => return Err(format!("there is no stage {stage}")),

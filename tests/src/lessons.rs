@@ -150,8 +150,44 @@ pub fn no_syscall_storm<M: Malloc>(heap: &M, rounds: usize) -> Result<String, St
     }
 }
 
-/// Stage 6 over stage 5: a burst of allocations, freed in reverse order,
-/// goes back to the OS once the free top passes the trim threshold.
+/// Stage 6 over stage 5: a buffer grown by `realloc` at the top of the heap
+/// to 4 MiB, then freed, goes back to the OS: the free top passes the trim
+/// threshold. A heap that never shrinks keeps it.
+pub fn grown_buffer_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
+    let first = heap.malloc(100);
+    let before = heap.stats().heap_bytes;
+    let mut buffer = heap.malloc(1024);
+    let mut size = 1024;
+    while size < 4 << 20 {
+        size *= 2;
+        // SAFETY: `buffer` is a live block of `heap` (or null: realloc of
+        // null is malloc).
+        buffer = unsafe { heap.realloc(buffer, size) };
+        if buffer.is_null() {
+            return Err(format!("realloc to {size} bytes failed"));
+        }
+    }
+    let peak = heap.stats().heap_bytes;
+    // SAFETY: live blocks of `heap`, freed once.
+    unsafe {
+        heap.free(buffer);
+        heap.free(first);
+    }
+    let after = heap.stats().heap_bytes;
+    let figures = format!(
+        "heap before: {before} bytes; with the buffer grown to 4 MiB: {peak}; after its free: {after}"
+    );
+    // Back to within 256 KiB of where it started (the top pad stays).
+    if after <= before + 256 * 1024 {
+        Ok(figures)
+    } else {
+        Err(figures)
+    }
+}
+
+/// Stage 7 over stage 6: a burst of allocations, freed in reverse order,
+/// goes back to the OS. Each freed block merges with the top, which passes
+/// the trim threshold; without merging, only the last block can join it.
 pub fn burst_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
     let first = heap.malloc(100);
     let before = heap.stats().heap_bytes;

@@ -77,11 +77,29 @@ fn stage6_no_syscall_storm_for_256_kib() {
 }
 
 #[test]
-fn stage6_trims_the_top_after_a_burst() {
+fn stage6_a_grown_buffer_freed_at_the_top_goes_back() {
     learned(
-        "stage 6 over 5: a burst of 1,000 × 5000 bytes, freed in reverse",
+        "stage 6 over 5: a buffer grown by realloc to 4 MiB at the top, then freed",
+        lessons::grown_buffer_is_trimmed(&Tuned::with_sources(SimBreak::new(), SimPages::new())),
+        lessons::grown_buffer_is_trimmed(&Mmap::with_sources(SimBreak::new(), SimPages::new())),
+    );
+}
+
+#[test]
+fn stage7_a_burst_freed_in_reverse_goes_back_to_the_os() {
+    learned(
+        "stage 7 over 6: a burst of 1,000 × 5000 bytes, freed in reverse",
+        lessons::burst_is_trimmed(&Merge::with_sources(SimBreak::new(), SimPages::new())),
         lessons::burst_is_trimmed(&Tuned::with_sources(SimBreak::new(), SimPages::new())),
-        lessons::burst_is_trimmed(&Mmap::with_sources(SimBreak::new(), SimPages::new())),
+    );
+}
+
+#[test]
+fn stage7_freed_neighbours_merge() {
+    learned(
+        "stage 7 over 6: 1,000 neighbours of 1000 B freed, then 300 × 3000 B",
+        lessons::neighbours_merge(&Merge::with_sources(SimBreak::new(), SimPages::new())),
+        lessons::neighbours_merge(&Tuned::with_sources(SimBreak::new(), SimPages::new())),
     );
 }
 

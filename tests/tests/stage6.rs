@@ -2,7 +2,7 @@
 //! foreign gaps in the break) and on the real break and mmap.
 
 use malloc_core::{SimBreak, SimPages};
-use stage6_tuned::{Settings, Tuned};
+use stage6_tuned::Tuned;
 
 conformance::suite!(sim, || Tuned::with_sources(
     SimBreak::new(),
@@ -13,19 +13,6 @@ conformance::suite!(sim_foreign_gaps, || Tuned::with_sources(
     SimPages::new()
 ));
 conformance::suite!(real, Tuned::new);
-// The debug mode (WORKBOOK_MALLOC=check_every=1000:perturb=1) must change
-// nothing a correct program can see. (A check at every call walks the whole
-// heap each time: the misuse tests use that, on small heaps.)
-conformance::suite!(debug_mode, || Tuned::with_settings(
-    SimBreak::new(),
-    SimPages::new(),
-    Some(Settings {
-        check_every: 1000,
-        perturb: true,
-        ..Settings::DEFAULT
-    })
-));
-
 /// The picture the book shows of this stage's heap after the fixed sequence.
 #[test]
 fn heap_map_after_fixed_sequence() {

@@ -1,263 +1,135 @@
-//! Free lists: freed blocks, linked through their own memory, in bins by
-//! size, with their links *safe-linked*.
-//!
-//! Stage 5's lists were singly linked: taking a block out of the middle
-//! meant walking the list. Merging a freed block with a free neighbour takes
-//! the neighbour off whatever list it is on, so here every free block also
-//! knows its predecessor on the list: the forward link is in its first
-//! payload word, the back link in its header's `size` word (a free block has
-//! no requested size).
+//! Free lists: freed blocks, linked through their own payloads, and the
+//! choice of the list a freed block goes on.
 
 use core::ptr;
 
-use malloc_core::ALIGN;
+use malloc_core::{Break, Pages};
 
 use crate::block::{HEADER, Header};
-use crate::corrupted;
+use crate::{CLASSES, Heap, class_of};
 
-// ANCHOR: safe_link
-/// Safe-linking (glibc 2.32): a link is stored XORed with the address of
-/// the word that holds it, shifted right by 12 bits (the random part of the
-/// address, under ASLR). A program that writes to a freed block (a use after
-/// free, an overflow) leaves a link that decodes to a misaligned address
-/// almost always: the allocator notices, instead of handing out memory
-/// anywhere an attacker chose.
-#[inline]
-fn protect(at: *mut usize, target: *mut Header) -> usize {
-    (at as usize >> 12) ^ target as usize
+/// A LIFO list of free blocks.
+///
+/// The list is *intrusive*: a free block's payload is not used by anybody,
+/// so the link to the next free block is stored there. The list costs no
+/// memory beyond the blocks themselves.
+pub struct FreeList {
+    head: *mut Header,
+    len: usize,
 }
 
-/// Stores the link to `target` in the word at `at`.
-///
-/// # Safety
-///
-/// `at` is a link word of a free block of ours.
-#[inline]
-pub unsafe fn write_link(at: *mut usize, target: *mut Header) {
-    // SAFETY: the caller gives a word we may write.
-    unsafe { at.write(protect(at, target)) };
-}
-
-/// Reads the link stored in the word at `at`; stops the program if it does
-/// not decode to an aligned address (the word was overwritten).
-///
-/// # Safety
-///
-/// `at` is a link word of a free block of ours.
-#[inline]
-pub unsafe fn read_link(at: *mut usize) -> *mut Header {
-    // SAFETY: the caller gives a word we wrote a link into.
-    let target = protect(at, unsafe { at.read() } as *mut Header) as *mut Header;
-    if !(target as usize).is_multiple_of(ALIGN) {
-        corrupted(at.cast(), "a free-list link was overwritten");
-    }
-    target
-}
-// ANCHOR_END: safe_link
-
-/// Where a free block keeps its forward link: its first payload word.
-#[inline]
-pub fn next_link(header: *mut Header) -> *mut usize {
+/// Where a free block keeps the link to the next one: its first payload word.
+fn link(header: *mut Header) -> *mut *mut Header {
     header.cast::<u8>().wrapping_add(HEADER).cast()
 }
 
-/// Where a free block keeps its back link: its header's `size` word.
-#[inline]
-fn prev_link(header: *mut Header) -> *mut usize {
-    header.cast()
-}
-
-/// Bins: one per payload size up to 1024 bytes (16-byte steps: exact fits
-/// for small requests, as glibc's small bins), then four per doubling up to
-/// 64 MiB, the last one for everything bigger.
-pub const BINS: usize = 128;
-
-/// The bins of single sizes: 16, 32, ... 1024, one per size class.
-const EXACT_BINS: usize = crate::CLASSES.len();
-
-// ANCHOR: bins
-/// The bin a free block of `usable` payload bytes is filed in: the largest
-/// whose smallest size is at most `usable`, so that every block in bin `b`
-/// can serve a request of [`bin_floor`]`(b)` bytes.
-#[inline]
-pub fn bin_of(usable: usize) -> usize {
-    if usable <= 16 * EXACT_BINS {
-        return usable / 16 - 1;
-    }
-    // As in `class_of`: which doubling, then which quarter of it.
-    let doubling = (usize::BITS - 1 - usable.leading_zeros()) as usize;
-    let quarter = (usable >> (doubling - 2)) & 3;
-    (EXACT_BINS + (doubling - 10) * 4 + quarter).min(BINS - 1)
-}
-
-/// The smallest payload a block in `bin` may have (for the bin just above
-/// the exact ones, 1024: its blocks are bigger).
-pub const fn bin_floor(bin: usize) -> usize {
-    if bin < EXACT_BINS {
-        16 * (bin + 1)
-    } else {
-        let doubling = 10 + (bin - EXACT_BINS) / 4;
-        (4 + (bin - EXACT_BINS) % 4) << (doubling - 2)
-    }
-}
-// ANCHOR_END: bins
-
-/// Blocks a search looks at in a bin whose blocks may be too small.
-const SCAN: usize = 8;
-
-/// The free lists, one per bin, and a bit per bin saying which hold blocks.
-pub struct Bins {
-    heads: [*mut Header; BINS],
-    /// Bit `b` is set when bin `b` is not empty: finding the smallest
-    /// non-empty bin above some size is one instruction.
-    nonempty: u128,
-}
-
-impl Bins {
-    /// All bins empty.
+impl FreeList {
+    /// An empty list.
     pub const fn new() -> Self {
-        Bins {
-            heads: [ptr::null_mut(); BINS],
-            nonempty: 0,
+        FreeList {
+            head: ptr::null_mut(),
+            len: 0,
         }
     }
 
-    /// Puts a free block at the front of its bin.
+    /// Blocks on the list.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    // ANCHOR: push_pop
+    /// Puts a block on the list.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours, with at least 8 payload bytes, and
+    /// on no list.
+    pub unsafe fn push(&mut self, header: *mut Header) {
+        // SAFETY: the payload of a free block is ours to write.
+        unsafe { link(header).write(self.head) };
+        self.head = header;
+        self.len += 1;
+    }
+
+    /// Takes the block pushed last, if any.
+    pub fn pop(&mut self) -> Option<*mut Header> {
+        if self.head.is_null() {
+            return None;
+        }
+        let header = self.head;
+        // SAFETY: blocks on the list are free blocks holding a link.
+        self.head = unsafe { link(header).read() };
+        self.len -= 1;
+        Some(header)
+    }
+    // ANCHOR_END: push_pop
+
+    // ANCHOR: best_fit
+    /// Takes the smallest block whose span is at least `span` (best fit:
+    /// less waste than the first that fits, for one walk of the list).
+    pub fn take_best_fit(&mut self, span: usize) -> Option<*mut Header> {
+        let mut best: Option<(*mut *mut Header, usize)> = None;
+        let mut place: *mut *mut Header = &mut self.head;
+        // SAFETY: `place` is the list head or the link of a block on the
+        // list; blocks on the list are free blocks holding a link.
+        unsafe {
+            while !(*place).is_null() {
+                let block_span = (**place).span();
+                if block_span >= span && best.is_none_or(|(_, s)| block_span < s) {
+                    best = Some((place, block_span));
+                    if block_span == span {
+                        break; // Cannot do better.
+                    }
+                }
+                place = link(*place);
+            }
+            let (place, _) = best?;
+            let header = *place;
+            *place = link(header).read();
+            self.len -= 1;
+            Some(header)
+        }
+    }
+    // ANCHOR_END: best_fit
+
+    /// The blocks on the list, at most `limit` of them (a corrupted list may
+    /// loop forever).
+    pub fn iter(&self, limit: usize) -> impl Iterator<Item = *mut Header> + '_ {
+        let mut next = self.head;
+        core::iter::from_fn(move || {
+            let header = next;
+            if header.is_null() {
+                return None;
+            }
+            // SAFETY: blocks on the list are free blocks holding a link.
+            next = unsafe { link(header).read() };
+            Some(header)
+        })
+        .take(limit)
+    }
+}
+
+impl<S: Break, P: Pages> Heap<S, P> {
+    // ANCHOR: push_free
+    /// Puts a free block on a class's list, or on the large list if it is
+    /// bigger than every class.
     ///
     /// # Safety
     ///
     /// `header` is a free block of ours, on no list.
-    pub unsafe fn push(&mut self, header: *mut Header) {
-        // SAFETY: the caller gives one of our blocks.
-        let bin = bin_of(unsafe { (*header).usable() });
-        let head = self.heads[bin];
-        // SAFETY: the link words of free blocks are ours to write.
-        unsafe {
-            write_link(next_link(header), head);
-            write_link(prev_link(header), ptr::null_mut());
-            if !head.is_null() {
-                write_link(prev_link(head), header);
-            }
-        }
-        self.heads[bin] = header;
-        self.nonempty |= 1 << bin;
-    }
-
-    /// Takes a free block off its bin.
-    ///
-    /// # Safety
-    ///
-    /// `header` is a free block of ours, on one of these lists.
-    pub unsafe fn remove(&mut self, header: *mut Header) {
-        // SAFETY: the caller gives a listed free block: its links are set.
-        let (bin, next, prev) = unsafe {
-            (
-                bin_of((*header).usable()),
-                read_link(next_link(header)),
-                read_link(prev_link(header)),
-            )
+    pub(crate) unsafe fn push_free(&mut self, header: *mut Header) {
+        // SAFETY: the caller gives us one of our blocks.
+        let usable = unsafe { (*header).usable() };
+        // The list of the largest class it can serve: a piece left over by
+        // a split may fall between two classes.
+        let list = match class_of(usable) {
+            Some(class) if usable == CLASSES[class] => &mut self.free[class],
+            Some(class) => &mut self.free[class - 1],
+            None => &mut self.large_free,
         };
-        // The neighbours on the list must point back at this block: a check
-        // as cheap as glibc's "corrupted double-linked list".
-        // SAFETY: neighbours on a list are listed free blocks too.
-        let consistent = unsafe {
-            (next.is_null() || read_link(prev_link(next)) == header)
-                && if prev.is_null() {
-                    self.heads[bin] == header
-                } else {
-                    read_link(next_link(prev)) == header
-                }
-        };
-        if !consistent {
-            corrupted(header.cast(), "a free list's links disagree");
-        }
-        // SAFETY: as above.
-        unsafe {
-            if !next.is_null() {
-                write_link(prev_link(next), prev);
-            }
-            if prev.is_null() {
-                self.heads[bin] = next;
-            } else {
-                write_link(next_link(prev), next);
-            }
-        }
-        if next.is_null() && prev.is_null() {
-            self.nonempty &= !(1 << bin);
-        }
+        // SAFETY: a free block of ours on no list, with a payload of at
+        // least 16 bytes (every block has one).
+        unsafe { list.push(header) };
     }
-
-    // ANCHOR: take
-    /// Takes a free block with at least `usable` payload bytes, if there is
-    /// one: from the smallest bin whose blocks all fit, after a look at a
-    /// few blocks of the bin below it, where some may.
-    pub fn take(&mut self, usable: usize) -> Option<*mut Header> {
-        let floor = bin_of(usable);
-        let mut first_fitting = floor;
-        if bin_floor(floor) < usable {
-            let mut header = self.heads[floor];
-            for _ in 0..SCAN {
-                if header.is_null() {
-                    break;
-                }
-                // SAFETY: listed blocks are free blocks of ours.
-                if unsafe { (*header).usable() } >= usable {
-                    // SAFETY: found on a list just now.
-                    unsafe { self.remove(header) };
-                    return Some(header);
-                }
-                // SAFETY: as above; the link is checked as it is read.
-                header = unsafe { read_link(next_link(header)) };
-            }
-            first_fitting += 1;
-        }
-        let above = self.nonempty.checked_shr(first_fitting as u32).unwrap_or(0);
-        if above == 0 {
-            return None;
-        }
-        let bin = first_fitting + above.trailing_zeros() as usize;
-        // In a bin of one size any block will do; in a wider bin, the
-        // smallest of the first few wastes least.
-        let mut best = self.heads[bin];
-        if bin >= EXACT_BINS {
-            let mut header = best;
-            for _ in 0..SCAN {
-                // SAFETY: listed blocks are free blocks of ours; links are
-                // checked as they are read.
-                unsafe {
-                    header = read_link(next_link(header));
-                    if header.is_null() {
-                        break;
-                    }
-                    if (*header).usable() < (*best).usable() {
-                        best = header;
-                    }
-                }
-            }
-        }
-        // SAFETY: `best` is a listed free block.
-        unsafe { self.remove(best) };
-        Some(best)
-    }
-    // ANCHOR_END: take
-
-    /// The blocks in `bin`, at most `limit` of them (a corrupted list may
-    /// loop forever), for the heap check: links are decoded but not checked,
-    /// and a block's link is read only when the next block is asked for, so
-    /// the caller can check each block before the walk goes through it.
-    pub fn iter(&self, bin: usize, limit: usize) -> impl Iterator<Item = *mut Header> + '_ {
-        let mut next = self.heads[bin];
-        let mut last: *mut Header = ptr::null_mut();
-        core::iter::from_fn(move || {
-            if !last.is_null() {
-                let at = next_link(last);
-                // SAFETY: the caller checked `last` is a free block of ours
-                // before asking for the block after it.
-                next = protect(at, unsafe { at.read() } as *mut Header) as *mut Header;
-            }
-            last = next;
-            (!next.is_null()).then_some(next)
-        })
-        .take(limit)
-    }
+    // ANCHOR_END: push_free
 }

@@ -1,13 +1,12 @@
 //! Walking the heap: the checker and the heap map.
 
-use core::fmt::{self, Write};
+use core::fmt;
 
-use malloc_core::{Break, HeapError, Line, MapWriter, Pages};
+use malloc_core::{Break, HeapError, MapWriter, Pages};
 
-use crate::block::{HEADER, Header, Tag, footer};
-use crate::cache::{KEY, key_word};
-use crate::free_list::{BINS, bin_floor, bin_of};
-use crate::{Heap, guard_intact, payload_size};
+use crate::block::{HEADER, Header, Tag};
+use crate::free_list::FreeList;
+use crate::{CLASSES, Heap, class_of, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
 enum Step {
@@ -19,6 +18,12 @@ enum Step {
         tag: Tag,
         size: usize,
         span: usize,
+    },
+    /// The part of a bucket not handed out yet (no blocks there).
+    BucketTail {
+        start: usize,
+        end: usize,
+        class: usize,
     },
 }
 
@@ -36,9 +41,19 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 end: end as usize,
             }))?;
             let mut at = region.cast::<u8>().wrapping_add(HEADER);
-            // The tag of the block before (none before the first).
-            let mut before = None;
             while at < end {
+                // The part of a bucket not handed out yet holds no blocks.
+                let tail = self.buckets.iter().position(|b| b.next == at && b.end > at);
+                if let Some(class) = tail {
+                    let (start, tail_end) = (at as usize, self.buckets[class].end as usize);
+                    wrote(visit(Step::BucketTail {
+                        start,
+                        end: tail_end,
+                        class,
+                    }))?;
+                    at = self.buckets[class].end;
+                    continue;
+                }
                 let header = at.cast::<Header>();
                 // SAFETY: `at` is inside the used part of a region, where the
                 // blocks lie end to end, so a header starts here.
@@ -55,22 +70,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 if tag == Tag::Live && payload_size(size) > span - HEADER {
                     return Err(bad("block is smaller than its size"));
                 }
-                // SAFETY: as above.
-                if unsafe { (*header).prev_free() } != (before == Some(Tag::Freed)) {
-                    return Err(bad(
-                        "the flag saying whether the block before is free is wrong",
-                    ));
-                }
-                if tag == Tag::Freed {
-                    if before == Some(Tag::Freed) {
-                        return Err(bad("two free blocks side by side (not merged)"));
-                    }
-                    // SAFETY: a free block's last word is its footer.
-                    if unsafe { footer(header, span).read() } != span {
-                        return Err(bad("a free block's footer does not match its span"));
-                    }
-                }
-                before = Some(tag);
                 wrote(visit(Step::Block {
                     header,
                     tag,
@@ -85,12 +84,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
                     "blocks do not end at the region's end",
                 ));
             }
-            if end == self.bump && before == Some(Tag::Freed) {
-                return Err(HeapError::new(
-                    at as usize,
-                    "a free block ends at the top (it should have joined it)",
-                ));
-            }
             // SAFETY: `region` is one of our region headers.
             region = unsafe { (*region).next };
         }
@@ -98,13 +91,8 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 
     /// The heap check: every block well formed, the counts agree.
-    ///
-    /// `cached_bytes` is what the thread caches count: the bytes requested of
-    /// blocks they handed out, less those of blocks they took in. Blocks in
-    /// a cache are live for the heap, with a size of 0.
-    pub(crate) fn check(&self, cached_bytes: usize) -> Result<(), HeapError> {
-        let (mut live, mut bytes, mut freed) = (0, 0usize, 0);
-        let mut guards = Ok(());
+    pub(crate) fn check(&self) -> Result<(), HeapError> {
+        let (mut live, mut bytes, mut freed, mut last_seen) = (0, 0, 0, false);
         self.walk(|step| {
             if let Step::Block {
                 header, tag, size, ..
@@ -112,31 +100,25 @@ impl<S: Break, P: Pages> Heap<S, P> {
             {
                 if tag == Tag::Live {
                     live += 1;
-                    bytes = bytes.wrapping_add(size);
-                    let payload = header.cast::<u8>().wrapping_add(HEADER);
-                    // SAFETY: a live block of ours, guarded in the debug mode.
-                    if self.settings.perturb && !unsafe { guard_intact::<P>(payload) } {
-                        guards = Err(HeapError::new(
-                            payload as usize,
-                            "bytes after a live block were overwritten (an overflow)",
-                        ));
-                    }
+                    bytes += size;
                 }
                 freed += usize::from(tag == Tag::Freed);
+                last_seen |= header == self.last;
             }
             Ok(())
         })?;
-        guards?;
         self.check_free_lists(freed)?;
         let (live, bytes) = (live + self.mapped_blocks, bytes + self.mapped_bytes);
-        let tally = (
-            self.tally.live_blocks(),
-            self.tally.live_bytes().wrapping_add(cached_bytes),
-        );
-        if (live, bytes) != tally {
+        if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
             return Err(HeapError::new(
                 0,
                 "live blocks in the heap disagree with the counters",
+            ));
+        }
+        if !self.last.is_null() && !last_seen {
+            return Err(HeapError::new(
+                self.last as usize,
+                "the most recent block is not in the heap",
             ));
         }
         if self.bump > self.end {
@@ -148,33 +130,46 @@ impl<S: Break, P: Pages> Heap<S, P> {
         Ok(())
     }
 
-    /// Every block on a free list is a free block of the list's bin, and
+    /// Every block on a free list is a free block of the list's size, and
     /// the lists hold exactly the `freed` blocks the walk met: none lost,
     /// none twice, none live.
     fn check_free_lists(&self, freed: usize) -> Result<(), HeapError> {
         let mut listed = 0;
-        for bin in 0..BINS {
-            for header in self.bins.iter(bin, freed + 1) {
-                let bad = |problem| Err(HeapError::new(header as usize, problem));
-                if !self.in_heap(header as usize) || !(header as usize).is_multiple_of(HEADER) {
-                    return bad("a free list points outside the heap (a link was overwritten)");
-                }
-                // SAFETY: the address is inside our heap; the walk checked
-                // that every block there has a valid header.
-                let block = unsafe { &*header };
-                if block.tag() != Some(Tag::Freed) {
-                    return bad("a block on a free list is not free");
-                }
-                if bin_of(block.usable()) != bin {
-                    return bad("a block is in the wrong bin");
-                }
-                listed += 1;
-            }
+        for (list, class) in self.free.iter().zip(CLASSES) {
+            listed += self.check_list(list, Some(class), freed)?;
         }
+        listed += self.check_list(&self.large_free, None, freed)?;
         if listed != freed {
             return Err(HeapError::new(0, "free lists and freed blocks disagree"));
         }
         Ok(())
+    }
+
+    /// Checks one list (of a class, or the large list) and counts it.
+    fn check_list(
+        &self,
+        list: &FreeList,
+        class: Option<usize>,
+        freed: usize,
+    ) -> Result<usize, HeapError> {
+        let mut count = 0;
+        for header in list.iter(freed + 1) {
+            let bad = |problem| Err(HeapError::new(header as usize, problem));
+            if !self.in_heap(header as usize) {
+                return bad("a free list points outside the heap");
+            }
+            // SAFETY: the address is inside our heap; the walk checked that
+            // every block there has a valid header.
+            let block = unsafe { &*header };
+            if block.tag() != Some(Tag::Freed) {
+                return bad("a block on a free list is not free");
+            }
+            if class.is_some_and(|c| block.usable() < c) {
+                return bad("a block is on the free list of a class it cannot serve");
+            }
+            count += 1;
+        }
+        Ok(count)
     }
 
     /// Whether `addr` lies in the used part of one of our regions (they
@@ -214,14 +209,14 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 ""
             }
         ))?;
-        let mut lists = Line::new();
-        for bin in 0..BINS {
-            let blocks = self.bins.iter(bin, usize::MAX).count();
-            if blocks > 0 {
-                write!(lists, " {}+: {blocks},", bin_floor(bin))?;
-            }
-        }
-        map.line(format_args!("free blocks by bin:{}", lists.as_str()))?;
+        map.line(format_args!(
+            "free lists: 16: {}, 64: {}, 256: {}, 1024: {}, large: {}",
+            self.free[0].len(),
+            self.free[1].len(),
+            self.free[2].len(),
+            self.free[3].len(),
+            self.large_free.len()
+        ))?;
         let result = self.walk(|step| match step {
             Step::Region { start, end } => map.line(format_args!(
                 "region at {}, blocks end at {}",
@@ -235,22 +230,33 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 span,
             } => {
                 let at = header as usize;
-                let usable = span - HEADER;
-                // SAFETY: a live block has at least 16 payload bytes.
-                let cached =
-                    tag == Tag::Live && size == 0 && unsafe { key_word(header).read() } == KEY;
+                // A block in a bucket shows its class; a large one its size.
+                let class = match class_of(size) {
+                    Some(c) if span == HEADER + CLASSES[c] => CLASSES[c],
+                    _ => span - HEADER,
+                };
                 match tag {
-                    Tag::Live if cached => {
-                        map.block(at, format_args!("cached         in {usable:>6}"))?
-                    }
                     Tag::Live => {
-                        map.block(at, format_args!("live    {size:>6} B in {usable:>6}"))?
+                        map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?
                     }
-                    Tag::Freed => map.block(at, format_args!("free           in {usable:>6}"))?,
+                    Tag::Freed => map.block(at, format_args!("free           in {class:>6}"))?,
                     Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
                     Tag::Mapped => map.block(at, format_args!("mapped header in the heap!"))?,
                 }
+                if header == self.last {
+                    map.line(format_args!(
+                        "             ^ most recent: freeing it moves the bump back"
+                    ))?;
+                }
                 Ok(())
+            }
+            Step::BucketTail { start, end, class } => {
+                let blocks = (end - start) / (HEADER + CLASSES[class]);
+                map.line(format_args!(
+                    "  {:7}  bucket of {:>4}: {blocks} blocks not handed out yet",
+                    map.offset(start),
+                    CLASSES[class]
+                ))
             }
         });
         if let Err(e) = result {

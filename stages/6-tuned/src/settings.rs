@@ -6,7 +6,6 @@
 //!
 //! ```text
 //! WORKBOOK_MALLOC=mmap_threshold=262144:trim_threshold=1048576:top_pad=0
-//! WORKBOOK_MALLOC=check_every=1000:perturb=1     (the debug mode)
 //! ```
 //!
 //! The variable is read on the first `malloc`, without allocating (the
@@ -30,12 +29,6 @@ pub struct Settings {
     /// threshold). Setting any of the numbers by hand turns it off, as in
     /// glibc.
     pub dynamic: bool,
-    /// Debugging: run the heap check every this many mallocs and frees
-    /// (0: never), and stop the program at the first inconsistency.
-    pub check_every: usize,
-    /// Debugging: fill freed blocks with a pattern and verify it when a
-    /// block is reused, so that a write after free is reported.
-    pub perturb: bool,
 }
 
 /// The largest value the dynamic mmap threshold moves to: 32 MiB, glibc's
@@ -53,15 +46,8 @@ impl Settings {
         trim_threshold: 128 * 1024,
         top_pad: 128 * 1024,
         dynamic: true,
-        check_every: 0,
-        perturb: false,
     };
     // ANCHOR_END: defaults
-
-    /// Whether a debugging switch is on.
-    pub const fn debugging(&self) -> bool {
-        self.check_every > 0 || self.perturb
-    }
 
     /// Reads settings from `text` (`name=value` items separated by `:`),
     /// starting from the defaults. Each item that is not understood is
@@ -86,20 +72,10 @@ impl Settings {
                 }
                 b"trim_threshold" => settings.trim_threshold = value,
                 b"top_pad" => settings.top_pad = value,
-                // The debugging switches leave the thresholds dynamic.
-                b"check_every" => {
-                    settings.check_every = value;
-                    continue;
-                }
-                b"perturb" => {
-                    settings.perturb = value != 0;
-                    continue;
-                }
                 _ => {
                     complain(
                         item,
-                        "unknown setting (known: mmap_threshold, trim_threshold, top_pad, \
-                         check_every, perturb)",
+                        "unknown setting (known: mmap_threshold, trim_threshold, top_pad)",
                     );
                     continue;
                 }
