@@ -22,15 +22,19 @@
 //! the *top*, which goes back to the OS past the trim threshold.
 //!
 //! Free blocks of every size wait in *bins*: one per size up to 1024 bytes,
-//! then four per doubling (see `bins`). The files, one concern each:
+//! then four per doubling (see `bins`).
 //!
-//! - `block`: headers, the flag and the footer;
-//! - `bins`: the free blocks, by size;
-//! - `merge`: freeing with merging, shrinking a block in place;
-//! - `top`: growing the heap and trimming its top;
-//! - `mapped`: blocks with a mapping of their own;
-//! - `settings`: the knobs of stage 6;
-//! - `map`: the heap check and the heap map.
+//! The files:
+//!
+//! - `lib.rs`: the allocator: its state, the bump, and where each request
+//!   goes;
+//! - `block.rs`: the block and region headers, the flag and the footer;
+//! - `top.rs`: growing the break, and trimming the top;
+//! - `bins.rs`: the free blocks, by size;
+//! - `merge.rs`: freeing with merging, and cutting a block down in place;
+//! - `mapped.rs`: large blocks, each with a mapping of its own;
+//! - `settings.rs`: the knobs, and reading them from the environment;
+//! - `map.rs`: the checker and the heap map.
 //!
 //! What this stage cannot see: a block freed twice, once merged, looks like
 //! a live block; it is merged again and corrupts the heap. Stage 8 stops it.
@@ -55,12 +59,8 @@ use malloc_core::{
 use bins::Bins;
 use block::{HEADER, Header, Region, Tag};
 use mapped::mapping_start;
+pub use merge::MIN_BLOCK;
 pub use settings::Settings;
-
-/// The smallest block: a header and the smallest payload, room for a free
-/// block's forward link and footer. A piece left over by a split must be at
-/// least this big to be a block of its own.
-pub const MIN_BLOCK: usize = HEADER + 16;
 
 /// The merging allocator: stage 7 of the course.
 ///
@@ -268,6 +268,16 @@ impl<S: Break, P: Pages> Heap<S, P> {
             }
         }
         new
+    }
+
+    /// The bytes in use in `region`: up to the bump for the current region.
+    fn region_end(&self, region: *mut Region) -> *mut u8 {
+        if region == self.current {
+            self.bump
+        } else {
+            // SAFETY: `region` is one of our region headers.
+            unsafe { (*region).end }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
-//! Mapped blocks: a large request gets a mapping of its own, given back to
-//! the OS when it is freed.
+//! Mapped blocks: a request of at least the mmap threshold gets a mapping
+//! of its own, which `free` gives straight back to the OS.
 
-use core::ptr::{self, NonNull};
+use core::ptr;
+use core::ptr::NonNull;
 
 use malloc_core::{ALIGN, Break, Pages, align_up};
 
@@ -107,7 +108,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
 }
 
 /// The start of a mapped block's mapping: the start of its header's page.
-pub(crate) fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
+pub fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
     let start = header as usize & !(P::PAGE - 1);
     // SAFETY: a header's page starts at a non-zero address.
     unsafe { NonNull::new_unchecked(start as *mut u8) }

@@ -115,19 +115,6 @@ impl Header {
     }
 }
 
-/// The block that starts right after the block at `header`.
-pub fn next_block(header: *mut Header) -> *mut Header {
-    // SAFETY: `header` is one of our blocks.
-    let span = unsafe { (*header).span() };
-    header.cast::<u8>().wrapping_add(span).cast()
-}
-
-/// Where a free block of `span` bytes at `header` keeps its footer: its last
-/// word, just before the next block's header.
-pub fn footer(header: *mut Header, span: usize) -> *mut usize {
-    header.cast::<u8>().wrapping_add(span - 8).cast()
-}
-
 /// The 16 bytes at the start of each region of contiguous memory.
 #[repr(C)]
 pub struct Region {

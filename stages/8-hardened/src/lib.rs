@@ -20,17 +20,20 @@
 //!   blocks and checks them when they are reused, guards every block's
 //!   end, and runs the whole heap check every N calls (see `debug`).
 //!
-//! The files, one concern each:
+//! The files:
 //!
-//! - `block`: headers, the flag and the footer;
-//! - `bins`: the free blocks, by size, safe-linked;
-//! - `merge`: freeing with merging, shrinking a block in place;
-//! - `top`: growing the heap and trimming its top;
-//! - `mapped`: blocks with a mapping of their own;
-//! - `misuse`: the checks of `free` and `realloc`, and stopping the program;
-//! - `debug`: the debug mode;
-//! - `settings`: the knobs of stage 6 and the debug switches;
-//! - `map`: the heap check and the heap map.
+//! - `lib.rs`: the allocator: its state, the bump, and where each request
+//!   goes;
+//! - `block.rs`: the block and region headers, the flag and the footer;
+//! - `top.rs`: growing the break, and trimming the top;
+//! - `bins.rs`: the free blocks, by size, safe-linked;
+//! - `merge.rs`: freeing with merging, and cutting a block down in place;
+//! - `mapped.rs`: large blocks, each with a mapping of its own;
+//! - `misuse.rs`: the checks of `free` and `realloc`, and stopping the
+//!   program;
+//! - `debug.rs`: the debug mode;
+//! - `settings.rs`: the knobs, and reading them from the environment;
+//! - `map.rs`: the checker and the heap map.
 
 #![no_std]
 
@@ -55,13 +58,9 @@ use bins::Bins;
 use block::{HEADER, Header, Region, Tag};
 pub use debug::GUARD;
 use mapped::mapping_start;
+pub use merge::MIN_BLOCK;
 use misuse::checked_header;
 pub use settings::Settings;
-
-/// The smallest block: a header and the smallest payload, room for a free
-/// block's forward link and footer. A piece left over by a split must be at
-/// least this big to be a block of its own.
-pub const MIN_BLOCK: usize = HEADER + 16;
 
 /// The hardened allocator: stage 8 of the course.
 ///
@@ -279,6 +278,16 @@ impl<S: Break, P: Pages> Heap<S, P> {
             }
         }
         new
+    }
+
+    /// The bytes in use in `region`: up to the bump for the current region.
+    fn region_end(&self, region: *mut Region) -> *mut u8 {
+        if region == self.current {
+            self.bump
+        } else {
+            // SAFETY: `region` is one of our region headers.
+            unsafe { (*region).end }
+        }
     }
 }
 

@@ -8,8 +8,26 @@
 
 use malloc_core::{Break, Pages};
 
-use crate::block::{Header, Tag, footer, next_block};
-use crate::{Heap, MIN_BLOCK};
+use crate::Heap;
+use crate::block::{HEADER, Header, Tag};
+
+/// The smallest block: a header and the smallest payload, room for a free
+/// block's forward link and footer. A piece left over by a split must be at
+/// least this big to be a block of its own.
+pub const MIN_BLOCK: usize = HEADER + 16;
+
+/// The block that starts right after the block at `header`.
+pub fn next_block(header: *mut Header) -> *mut Header {
+    // SAFETY: `header` is one of our blocks.
+    let span = unsafe { (*header).span() };
+    header.cast::<u8>().wrapping_add(span).cast()
+}
+
+/// Where a free block of `span` bytes at `header` keeps its footer: its last
+/// word, just before the next block's header.
+pub fn footer(header: *mut Header, span: usize) -> *mut usize {
+    header.cast::<u8>().wrapping_add(span - 8).cast()
+}
 
 impl<S: Break, P: Pages> Heap<S, P> {
     // ANCHOR: release
@@ -154,3 +172,31 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
     // ANCHOR_END: realloc
 }
+
+// ANCHOR: check_merged
+/// What the heap check asks of a block of `span` bytes tagged `tag` at
+/// `header`, after a block tagged `before` (`None` at a region's start):
+/// its flag says whether the block before is free, a free block's footer
+/// holds its span, and no two free blocks are neighbours.
+pub(crate) fn check_merged(
+    header: *mut Header,
+    tag: Tag,
+    span: usize,
+    before: Option<Tag>,
+) -> Result<(), &'static str> {
+    // SAFETY: the walk gives a block of ours with a valid header.
+    if unsafe { (*header).prev_free() } != (before == Some(Tag::Freed)) {
+        return Err("the flag saying whether the block before is free is wrong");
+    }
+    if tag == Tag::Freed {
+        if before == Some(Tag::Freed) {
+            return Err("two free blocks side by side (not merged)");
+        }
+        // SAFETY: a free block's last word is its footer.
+        if unsafe { footer(header, span).read() } != span {
+            return Err("a free block's footer does not match its span");
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: check_merged

@@ -10,9 +10,9 @@ use crate::{Heap, MIN_BLOCK};
 const PAGE: usize = 4096;
 
 impl<S: Break, P: Pages> Heap<S, P> {
+    // ANCHOR: reserve
     /// Makes sure `bytes` more fit between the bump and the end, growing the
-    /// break by whole steps if not. Returns false when the source is out of
-    /// memory.
+    /// break if not. Returns false when the source is out of memory.
     ///
     /// A region always keeps [`HEADER`] bytes spare after the bump: when it
     /// is closed, a fence goes there, so that a block at its end never
@@ -26,6 +26,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // room for a region header and a fence in case the new memory is not
         // contiguous with ours, and the top pad for the requests to come.
         let step = align_up(bytes + 2 * HEADER - top + self.settings.top_pad, PAGE);
+        // ANCHOR_END: reserve
         // When the break cannot grow (a limit, or a mapping in the way), a
         // mapping becomes the next region, as glibc falls back to mmap.
         let from_break = self.source.grow(step);
@@ -115,14 +116,4 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
     }
     // ANCHOR_END: trim
-
-    /// The bytes in use in `region`: up to the bump for the current region.
-    pub(crate) fn region_end(&self, region: *mut Region) -> *mut u8 {
-        if region == self.current {
-            self.bump
-        } else {
-            // SAFETY: `region` is one of our region headers.
-            unsafe { (*region).end }
-        }
-    }
 }

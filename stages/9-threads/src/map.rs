@@ -5,9 +5,10 @@ use core::fmt::{self, Write};
 use malloc_core::{Break, HeapError, Line, MapWriter, Pages};
 
 use crate::bins::{BINS, bin_floor, bin_of};
-use crate::block::{HEADER, Header, Tag, footer};
+use crate::block::{HEADER, Header, Tag};
 use crate::cache::{KEY, key_word};
 use crate::debug::guard_intact;
+use crate::merge::check_merged;
 use crate::{Heap, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
@@ -56,21 +57,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 if tag == Tag::Live && payload_size(size) > span - HEADER {
                     return Err(bad("block is smaller than its size"));
                 }
-                // SAFETY: as above.
-                if unsafe { (*header).prev_free() } != (before == Some(Tag::Freed)) {
-                    return Err(bad(
-                        "the flag saying whether the block before is free is wrong",
-                    ));
-                }
-                if tag == Tag::Freed {
-                    if before == Some(Tag::Freed) {
-                        return Err(bad("two free blocks side by side (not merged)"));
-                    }
-                    // SAFETY: a free block's last word is its footer.
-                    if unsafe { footer(header, span).read() } != span {
-                        return Err(bad("a free block's footer does not match its span"));
-                    }
-                }
+                check_merged(header, tag, span, before).map_err(bad)?;
                 before = Some(tag);
                 wrote(visit(Step::Block {
                     header,
@@ -155,27 +142,34 @@ impl<S: Break, P: Pages> Heap<S, P> {
     fn check_free_lists(&self, freed: usize) -> Result<(), HeapError> {
         let mut listed = 0;
         for bin in 0..BINS {
-            for header in self.bins.iter(bin, freed + 1) {
-                let bad = |problem| Err(HeapError::new(header as usize, problem));
-                if !self.in_heap(header as usize) || !(header as usize).is_multiple_of(HEADER) {
-                    return bad("a free list points outside the heap (a link was overwritten)");
-                }
-                // SAFETY: the address is inside our heap; the walk checked
-                // that every block there has a valid header.
-                let block = unsafe { &*header };
-                if block.tag() != Some(Tag::Freed) {
-                    return bad("a block on a free list is not free");
-                }
-                if bin_of(block.usable()) != bin {
-                    return bad("a block is in the wrong bin");
-                }
-                listed += 1;
-            }
+            listed += self.check_list(bin, freed)?;
         }
         if listed != freed {
             return Err(HeapError::new(0, "free lists and freed blocks disagree"));
         }
         Ok(())
+    }
+
+    /// Checks one bin's list and counts it.
+    fn check_list(&self, bin: usize, freed: usize) -> Result<usize, HeapError> {
+        let mut count = 0;
+        for header in self.bins.iter(bin, freed + 1) {
+            let bad = |problem| Err(HeapError::new(header as usize, problem));
+            if !self.in_heap(header as usize) || !(header as usize).is_multiple_of(HEADER) {
+                return bad("a free list points outside the heap (a link was overwritten)");
+            }
+            // SAFETY: the address is inside our heap; the walk checked that
+            // every block there has a valid header.
+            let block = unsafe { &*header };
+            if block.tag() != Some(Tag::Freed) {
+                return bad("a block on a free list is not free");
+            }
+            if bin_of(block.usable()) != bin {
+                return bad("a block is in the wrong bin");
+            }
+            count += 1;
+        }
+        Ok(count)
     }
 
     /// Whether `addr` lies in the used part of one of our regions (they
