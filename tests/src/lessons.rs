@@ -9,7 +9,7 @@ use malloc_core::Malloc;
 /// Stage 2 over stage 1: a `realloc` that grows inside a size class moves
 /// no data. Stage 1 has no classes, so growing a block that is not the most
 /// recent one moves it.
-pub fn realloc_inside_a_class<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn realloc_inside_a_class<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let block = heap.malloc(17);
     let neighbour = heap.malloc(17); // so `block` is not the most recent
     // SAFETY: `block` and `neighbour` are live blocks of `heap`.
@@ -43,7 +43,10 @@ pub fn realloc_inside_a_class<M: Malloc>(heap: &M) -> Result<String, String> {
 
 /// Stage 3 over stage 2: a churn of `pairs` malloc/free pairs of mixed
 /// small sizes keeps the footprint flat: freed blocks are used again.
-pub fn churn_keeps_footprint_flat<M: Malloc>(heap: &M, pairs: usize) -> Result<String, String> {
+pub fn churn_keeps_footprint_flat<M: Malloc + ?Sized>(
+    heap: &M,
+    pairs: usize,
+) -> Result<String, String> {
     let sizes = [16, 24, 40, 64, 100, 200, 256, 500, 1000, 1024];
     let mut footprint_after_warmup = 0;
     for i in 0..pairs {
@@ -71,7 +74,7 @@ pub fn churn_keeps_footprint_flat<M: Malloc>(heap: &M, pairs: usize) -> Result<S
 
 /// Stage 4 over stage 3: after 10,000 blocks of 1024 bytes are freed,
 /// 40,000 blocks of 64 bytes fit in that memory: no new memory from the OS.
-pub fn phase_change_takes_no_new_memory<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn phase_change_takes_no_new_memory<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let big: Vec<_> = (0..10_000).map(|_| heap.malloc(1024)).collect();
     if big.iter().any(|p| p.is_null()) {
         return Err("malloc(1024) failed".into());
@@ -99,7 +102,7 @@ pub fn phase_change_takes_no_new_memory<M: Malloc>(heap: &M) -> Result<String, S
 }
 
 /// Stage 5 over stage 4: a freed 10 MiB block leaves the footprint.
-pub fn big_block_goes_back<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn big_block_goes_back<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let small = heap.malloc(100);
     let before = heap.stats().footprint();
     let big = heap.malloc(10 << 20);
@@ -127,7 +130,7 @@ pub fn big_block_goes_back<M: Malloc>(heap: &M) -> Result<String, String> {
 /// Stage 6 over stage 5: `rounds` rounds of malloc+free of 256 KiB. A fixed
 /// threshold maps and unmaps every round; a dynamic one maps once and then
 /// reuses heap memory.
-pub fn no_syscall_storm<M: Malloc>(heap: &M, rounds: usize) -> Result<String, String> {
+pub fn no_syscall_storm<M: Malloc + ?Sized>(heap: &M, rounds: usize) -> Result<String, String> {
     let before = heap.stats().syscalls();
     for _ in 0..rounds {
         let p = heap.malloc(256 << 10);
@@ -152,7 +155,7 @@ pub fn no_syscall_storm<M: Malloc>(heap: &M, rounds: usize) -> Result<String, St
 
 /// Stage 6 over stage 5: a burst of allocations, freed in reverse order,
 /// goes back to the OS once the free top passes the trim threshold.
-pub fn burst_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn burst_is_trimmed<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let first = heap.malloc(100);
     let before = heap.stats().heap_bytes;
     let burst: Vec<_> = (0..1000).map(|_| heap.malloc(5000)).collect();
