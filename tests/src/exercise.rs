@@ -185,7 +185,12 @@ fn lesson<M: Malloc>(stage: u32, fresh: impl Fn() -> M) -> Result<(), String> {
                 lessons::burst_is_trimmed(&fresh()),
             ),
         },
-        _ => return Err(format!("there is no stage {stage}")),
+        _ => {
+            return Err(format!(
+                "stage {stage} has no lesson among the exercise checks: add it to `lesson` \
+                 in tests/src/exercise.rs"
+            ));
+        }
     };
     result
         .map(|_| ())
