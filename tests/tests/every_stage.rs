@@ -6,7 +6,12 @@
 //!   the book shows and the exercise checks compare with;
 //! - tests/global_stageN.rs: the stage as a program's `#[global_allocator]`;
 //! - tests/lessons.rs: from stage 2 on, the stage's lesson (a test named
-//!   `stageN_...`), run on the stage and on the one before.
+//!   `stageN_...`), run on the stage and on the one before;
+//! - tests/faults.rs and tests/stress.rs: out of memory, random failures of
+//!   the sources, and eight threads, on each stage.
+//!
+//! These files name each stage's type, so they list the stages by hand;
+//! this test is what keeps the lists whole.
 
 use std::path::{Path, PathBuf};
 
@@ -71,6 +76,38 @@ fn every_stage_from_2_on_has_a_lesson_test() {
                 stage.label(),
                 stage.lesson,
                 n - 1
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_stage_runs_in_the_fault_and_stress_tests() {
+    let read = |file: &str| std::fs::read_to_string(tests_dir().join(file)).unwrap();
+    let (faults, stress) = (read("faults.rs"), read("stress.rs"));
+    let mut problems = Vec::new();
+    for stage in STAGES {
+        let n = stage.number;
+        for test in ["out_of_memory", "random_failures"] {
+            if !faults.contains(&format!("fn stage{n}_{test}")) {
+                problems.push(format!(
+                    "{}: tests/tests/faults.rs has no test `fn stage{n}_{test}...`: add one \
+                     like the stage before's",
+                    stage.label()
+                ));
+            }
+        }
+        let global = format!(
+            "GlobalMalloc({}::{}::new())",
+            stage.crate_name(),
+            stage.type_name
+        );
+        if !stress.contains(&global) {
+            problems.push(format!(
+                "{}: tests/tests/stress.rs does not stress stage {n}: add \
+                 `pass(stress(&{global}, THREADS, OPS));` to `eight_threads_on_every_stage`",
+                stage.label()
             ));
         }
     }
