@@ -1,22 +1,34 @@
 //! The stages of the course, named once.
 //!
 //! [`STAGES`] is the one list of the course's stages: for each its number,
-//! directory, names, allocator type, the memory sources it takes, its idea
-//! and its lesson. Everything else that lists stages reads it, or a test
-//! checks it against it:
+//! directory, names, allocator type, the memory sources it takes, its idea,
+//! what it teaches and its lesson. Everything else that lists stages reads
+//! it, or a test checks it against it.
 //!
-//! - the `cargo workbook` CLI (course map, error messages, `bench --stages`)
-//!   and `tools/holes` (one exercise per stage) read it;
-//! - `stages/all` makes an allocator of stage N, and its test checks that it
-//!   knows exactly the stages listed here;
-//! - tests check the workspace's `Cargo.toml` (tests/workspace.rs here), the
-//!   preload crates (`tools/preload/tests/every_stage.rs`), the per-stage
-//!   test files (`tests/tests/every_stage.rs`), and the README's course map
-//!   and the book's chapters (`tools/book/tests/book.rs`).
+//! Read from here:
+//! - `stages/all`: a fresh allocator of stage N (its test checks that it
+//!   makes exactly the stages listed here);
+//! - the `cargo workbook` CLI: the course map, the stage numbers it accepts
+//!   and its one error wording ([`no_such_stage`]), `bench`'s stages;
+//! - `tools/holes`: one exercise per stage (`EXERCISES`), also in its build
+//!   script;
+//! - `tools/book`: heap pictures, trace tables, lesson figures, the table
+//!   of stages in the introduction and the README's course map;
+//! - the preload tests (libraries to build) and the criterion benches.
+//!
+//! Checked against it by tests that say what is missing where:
+//! - the root `Cargo.toml` (members, default members, dependencies) and
+//!   the stage directories: `stages/manifest/tests/workspace.rs`;
+//! - the preload crates: `tools/preload/tests/every_stage.rs`;
+//! - the per-stage test files, lessons, fault and stress tests:
+//!   `tests/tests/every_stage.rs`;
+//! - the README's course map, the book's chapters and prose that counts
+//!   the stages: `tools/book/tests/book.rs`;
+//! - the committed benchmark results: `tools/workbook/tests/bench_results.rs`.
 //!
 //! Adding a stage: one entry here, then its crates (`stages/N-name`,
 //! `tools/preload/stageN`, the exercise that `tools/holes` generates) and
-//! one line in `stages/all`; `cargo test` names every place still missing.
+//! one arm in `stages/all`; `cargo test` names every place still missing.
 //!
 //! Plain data and string functions with no dependencies, so that a build
 //! script can use it too (as a build-dependency, or with `#[path]`).
