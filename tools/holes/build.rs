@@ -21,6 +21,13 @@ fn main() {
     for exercise in table::EXERCISES {
         let src = root.join("stages").join(exercise.dir).join("src");
         println!("cargo:rerun-if-changed={}", src.display());
+        assert!(
+            src.is_dir(),
+            "stage {} is in the manifest (stages/manifest/src/lib.rs), but {}/src does not \
+             exist: create the stage's crate there",
+            exercise.number,
+            exercise.stage_dir()
+        );
         let files = sources(&src);
         let mut names = Vec::new();
         for (_, text) in &files {

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn a_simulated_stage_allocates_and_frees() {
         for stage in STAGES {
-            let heap = simulated(stage.number).expect("checked above");
+            // A stage with no allocator is the test above's to report.
+            let Some(heap) = simulated(stage.number) else {
+                continue;
+            };
             let p = heap.malloc(100);
             assert!(!p.is_null(), "{}: malloc(100) failed", stage.label());
             // SAFETY: `p` is a live block of `heap`, freed once.

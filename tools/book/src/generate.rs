@@ -25,9 +25,16 @@ use workbook_manifest::STAGES;
 use crate::{drill, picture};
 
 /// A fresh allocator of stage `n` on simulated memory, as `cargo workbook`
-/// makes them, or the one error for a stage that does not exist.
+/// makes them, or why there is none.
 pub fn stage(n: u32) -> Result<Box<dyn Malloc>, String> {
-    all_stages::simulated(n).ok_or_else(|| workbook_manifest::no_such_stage(n))
+    all_stages::simulated(n).ok_or_else(|| match workbook_manifest::find(n) {
+        Some(stage) => format!(
+            "{} is in the manifest, but all-stages cannot make it: add its arm to \
+             `with_sources` in stages/all/src/lib.rs",
+            stage.label()
+        ),
+        None => workbook_manifest::no_such_stage(n),
+    })
 }
 
 /// The line before the README's course map, which
