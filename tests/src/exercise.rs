@@ -185,7 +185,30 @@ fn lesson<M: Malloc>(stage: u32, fresh: impl Fn() -> M) -> Result<(), String> {
                 lessons::grown_buffer_is_trimmed(&fresh()),
             ),
         },
-        _ => return Err(format!("there is no stage {stage}")),
+        7 => match lessons::neighbours_merge(&fresh()) {
+            Err(figures) => (
+                "freed neighbours serve a request of their sum: no new memory",
+                Err(figures),
+            ),
+            Ok(_) => (
+                "a burst freed in reverse merges with the top and goes back to the OS",
+                lessons::burst_is_trimmed(&fresh()),
+            ),
+        },
+        8 => (
+            "each misuse stops the program with a message",
+            lessons::misuse_is_stopped(&fresh),
+        ),
+        9 => (
+            "the lock is taken far less than once per call",
+            lessons::lock_rarely_taken(&fresh()),
+        ),
+        _ => {
+            return Err(format!(
+                "stage {stage} has no lesson among the exercise checks: add it to `lesson` \
+                 in tests/src/exercise.rs"
+            ));
+        }
     };
     result
         .map(|_| ())

@@ -91,7 +91,7 @@ pub fn out_of_memory<M: Malloc>(heap: &M, limit: usize) -> Result<(), String> {
 
 /// The fixed sequence whose heap map each stage's snapshot shows (and the
 /// book prints): a few calls that touch every stage's idea.
-pub fn fixed_sequence<M: Malloc>(heap: &M) -> String {
+pub fn fixed_sequence<M: Malloc + ?Sized>(heap: &M) -> String {
     let a = heap.malloc(10);
     let b = heap.malloc(100);
     let c = heap.calloc(2, 8);

@@ -9,7 +9,7 @@ use malloc_core::Malloc;
 /// Stage 2 over stage 1: a `realloc` that grows inside a size class moves
 /// no data. Stage 1 has no classes, so growing a block that is not the most
 /// recent one moves it.
-pub fn realloc_inside_a_class<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn realloc_inside_a_class<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let block = heap.malloc(17);
     let neighbour = heap.malloc(17); // so `block` is not the most recent
     // SAFETY: `block` and `neighbour` are live blocks of `heap`.
@@ -43,7 +43,10 @@ pub fn realloc_inside_a_class<M: Malloc>(heap: &M) -> Result<String, String> {
 
 /// Stage 3 over stage 2: a churn of `pairs` malloc/free pairs of mixed
 /// small sizes keeps the footprint flat: freed blocks are used again.
-pub fn churn_keeps_footprint_flat<M: Malloc>(heap: &M, pairs: usize) -> Result<String, String> {
+pub fn churn_keeps_footprint_flat<M: Malloc + ?Sized>(
+    heap: &M,
+    pairs: usize,
+) -> Result<String, String> {
     let sizes = [16, 24, 40, 64, 100, 200, 256, 500, 1000, 1024];
     let mut footprint_after_warmup = 0;
     for i in 0..pairs {
@@ -71,7 +74,7 @@ pub fn churn_keeps_footprint_flat<M: Malloc>(heap: &M, pairs: usize) -> Result<S
 
 /// Stage 4 over stage 3: after 10,000 blocks of 1024 bytes are freed,
 /// 40,000 blocks of 64 bytes fit in that memory: no new memory from the OS.
-pub fn phase_change_takes_no_new_memory<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn phase_change_takes_no_new_memory<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let big: Vec<_> = (0..10_000).map(|_| heap.malloc(1024)).collect();
     if big.iter().any(|p| p.is_null()) {
         return Err("malloc(1024) failed".into());
@@ -99,7 +102,7 @@ pub fn phase_change_takes_no_new_memory<M: Malloc>(heap: &M) -> Result<String, S
 }
 
 /// Stage 5 over stage 4: a freed 10 MiB block leaves the footprint.
-pub fn big_block_goes_back<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn big_block_goes_back<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let small = heap.malloc(100);
     let before = heap.stats().footprint();
     let big = heap.malloc(10 << 20);
@@ -127,7 +130,7 @@ pub fn big_block_goes_back<M: Malloc>(heap: &M) -> Result<String, String> {
 /// Stage 6 over stage 5: `rounds` rounds of malloc+free of 256 KiB. A fixed
 /// threshold maps and unmaps every round; a dynamic one maps once and then
 /// reuses heap memory.
-pub fn no_syscall_storm<M: Malloc>(heap: &M, rounds: usize) -> Result<String, String> {
+pub fn no_syscall_storm<M: Malloc + ?Sized>(heap: &M, rounds: usize) -> Result<String, String> {
     let before = heap.stats().syscalls();
     for _ in 0..rounds {
         let p = heap.malloc(256 << 10);
@@ -153,7 +156,7 @@ pub fn no_syscall_storm<M: Malloc>(heap: &M, rounds: usize) -> Result<String, St
 /// Stage 6 over stage 5: a buffer grown by `realloc` at the top of the heap
 /// to 4 MiB, then freed, goes back to the OS: the free top passes the trim
 /// threshold. A heap that never shrinks keeps it.
-pub fn grown_buffer_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn grown_buffer_is_trimmed<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let first = heap.malloc(100);
     let before = heap.stats().heap_bytes;
     let mut buffer = heap.malloc(1024);
@@ -188,7 +191,7 @@ pub fn grown_buffer_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
 /// Stage 7 over stage 6: a burst of allocations, freed in reverse order,
 /// goes back to the OS. Each freed block merges with the top, which passes
 /// the trim threshold; without merging, only the last block can join it.
-pub fn burst_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn burst_is_trimmed<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let first = heap.malloc(100);
     let before = heap.stats().heap_bytes;
     let burst: Vec<_> = (0..1000).map(|_| heap.malloc(5000)).collect();
@@ -216,7 +219,7 @@ pub fn burst_is_trimmed<M: Malloc>(heap: &M) -> Result<String, String> {
 /// later free has a free block on both sides); then 300 requests of 3000
 /// bytes, the size of three neighbours, need no new memory. Without merging,
 /// the freed blocks stay 1000-byte pieces that cannot serve them.
-pub fn neighbours_merge<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn neighbours_merge<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let blocks: Vec<_> = (0..1000).map(|_| heap.malloc(1000)).collect();
     let guard = heap.malloc(16); // keeps the freed blocks off the top
     if blocks.iter().any(|p| p.is_null()) || guard.is_null() {
@@ -249,14 +252,13 @@ pub fn neighbours_merge<M: Malloc>(heap: &M) -> Result<String, String> {
 /// Stage 8 over stage 7: each misuse that stage 7 lets pass (a double free,
 /// also of a block merged since; a pointer malloc never returned; an
 /// overwritten header or free-list link) stops the program with one line
-/// on stderr and SIGABRT. Each is tried in a child process (see
-/// [`misuse`](crate::misuse)), which the calling test binary must be able
-/// to run: it defines `misuse_child!`.
-pub fn misuse_is_stopped(stage: u32) -> Result<String, String> {
+/// on stderr and SIGABRT. Each is tried on a fresh allocator in a child
+/// process (see [`misuse`](crate::misuse)).
+pub fn misuse_is_stopped<M: Malloc>(fresh: impl Fn() -> M) -> Result<String, String> {
     let mut stopped = Vec::new();
     let mut passed = Vec::new();
     for misuse in crate::misuse::MISUSES.iter().filter(|m| !m.debug) {
-        let outcome = crate::misuse::try_in_child(stage, misuse.name);
+        let outcome = crate::misuse::try_in_child(|| Box::new(fresh()), misuse.name);
         let line = format!("{}: {}", misuse.name, outcome.describe());
         if outcome.stopped_with(misuse.message) {
             stopped.push(line);
@@ -287,7 +289,7 @@ pub fn misuse_is_stopped(stage: u32) -> Result<String, String> {
 /// (every free is of a block another thread allocated). Stage 8 takes its
 /// lock at every call; a per-thread cache takes it only to move blocks to
 /// and from the heap, a batch at a time.
-pub fn lock_rarely_taken<M: Malloc>(heap: &M) -> Result<String, String> {
+pub fn lock_rarely_taken<M: Malloc + ?Sized>(heap: &M) -> Result<String, String> {
     let pairs = 100_000;
     let sizes = [16, 24, 40, 64, 100, 200, 256, 500, 1000, 1024];
     let before = heap.stats().locks;

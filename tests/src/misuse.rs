@@ -3,11 +3,8 @@
 //! stops the program with one line on stderr and SIGABRT.
 //!
 //! A misuse cannot be tried in the test process itself (it would abort it),
-//! so each runs in a child: the test binary started again with the misuse's
-//! name in `MISUSE`, where [`misuse_child!`](crate::misuse_child) does it.
+//! so each runs in a child process: see [`try_in_child`].
 
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use malloc_core::Malloc;
@@ -84,7 +81,7 @@ pub const MISUSES: &[Misuse] = &[
 
 /// Does the misuse `which` on `heap` (in a child process). Returns only if
 /// the allocator let it pass.
-pub fn act(heap: &dyn Malloc, which: &str) {
+pub fn act<M: Malloc + ?Sized>(heap: &M, which: &str) {
     let small = heap.malloc(40);
     let large = heap.malloc(5000);
     // SAFETY: none: each arm breaks the contract on purpose, and the
@@ -171,7 +168,7 @@ impl Outcome {
             && self.message.as_ref().is_some_and(|m| m.contains(words))
     }
 
-    /// In words: "SIGABRT: workbook malloc: …", "exit 0", "SIGSEGV".
+    /// In words: "stopped: workbook malloc: …", or what happened instead.
     pub fn describe(&self) -> String {
         match (self.signal, &self.message) {
             (Some(libc::SIGABRT), Some(message)) => format!("stopped: {message}"),
@@ -182,60 +179,76 @@ impl Outcome {
     }
 }
 
-/// Runs the misuse `which` on stage `stage` in a child: this test binary
-/// again, running only its `misuse_child` test.
-pub fn try_in_child(stage: u32, which: &str) -> Outcome {
-    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--exact", "misuse_child", "--nocapture", "--test-threads=1"])
-        .env("MISUSE", which)
-        .env("MISUSE_STAGE", stage.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the test binary again");
-    // A corrupted heap may loop forever: give it 10 seconds.
+/// Runs the misuse `which` in a child process (a `fork` of this one) on the
+/// allocator `make` returns there, and tells how the child ended. The
+/// child's stderr comes back through a pipe; a child still running after
+/// 10 seconds (a corrupted heap may loop forever) is killed.
+pub fn try_in_child<M: Malloc + ?Sized>(make: impl FnOnce() -> Box<M>, which: &str) -> Outcome {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two descriptors to fill.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    let [read_end, write_end] = fds;
+    // SAFETY: the child runs only the misuse and then `_exit`s: it takes no
+    // lock another thread of this process could hold (the allocator is its
+    // own, made in the child; messages are written with `write`).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        // SAFETY: in the child: stderr becomes the pipe, then the misuse;
+        // a panic (an open hole) is reported and ends the child too.
+        unsafe {
+            libc::dup2(write_end, 2);
+            libc::close(read_end);
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                act(&*make(), which);
+            }));
+            libc::_exit(if outcome.is_ok() { 0 } else { 101 });
+        }
+    }
+    // SAFETY: the parent keeps only the read end.
+    unsafe { libc::close(write_end) };
     let started = Instant::now();
-    while child.try_wait().expect("waiting for the child").is_none() {
-        if started.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
+    let mut stderr = Vec::new();
+    let mut status = 0;
+    loop {
+        let mut poll = libc::pollfd {
+            fd: read_end,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; waits at most 50 ms.
+        if unsafe { libc::poll(&mut poll, 1, 50) } > 0 {
+            let mut buffer = [0u8; 4096];
+            // SAFETY: reading into a buffer of its own length.
+            let n = unsafe { libc::read(read_end, buffer.as_mut_ptr().cast(), buffer.len()) };
+            if n > 0 {
+                stderr.extend_from_slice(&buffer[..n as usize]);
+                continue;
+            }
+        }
+        // SAFETY: `pid` is our child; WNOHANG does not block.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
             break;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        if started.elapsed() > Duration::from_secs(10) {
+            // SAFETY: our child, killed and then reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            break;
+        }
     }
-    let out = child.wait_with_output().expect("the child's output");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // SAFETY: our descriptor, closed once.
+    unsafe { libc::close(read_end) };
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
     let message = stderr
         .lines()
         .find(|line| line.starts_with("workbook malloc:"))
         .map(str::to_string);
     Outcome {
-        signal: out.status.signal(),
+        signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
         message,
         stderr,
     }
-}
-
-/// The child side of [`try_in_child`]: a `#[test] fn misuse_child` that
-/// does nothing unless `MISUSE` is set; then it makes stage
-/// `MISUSE_STAGE`'s allocator with `$make(stage, debug)` (a
-/// `Box<dyn Malloc>`), tries the misuse, and exits 0 if it was let pass.
-#[macro_export]
-macro_rules! misuse_child {
-    ($make:expr) => {
-        #[test]
-        fn misuse_child() {
-            let Ok(which) = std::env::var("MISUSE") else {
-                return;
-            };
-            let stage: u32 = std::env::var("MISUSE_STAGE")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .expect("MISUSE_STAGE");
-            let debug = which.starts_with("debug-");
-            let make: fn(u32, bool) -> Box<dyn $crate::malloc_core::Malloc> = $make;
-            $crate::misuse::act(&*make(stage, debug), &which);
-            // Reaching here means the misuse went unnoticed: exit 0 says so.
-            std::process::exit(0);
-        }
-    };
 }

@@ -55,6 +55,31 @@ fn stage6_out_of_memory_in_both_sources() {
     pass(out_of_memory(&heap, 2 * LIMIT));
 }
 
+#[test]
+fn stage7_out_of_memory_in_both_sources() {
+    let heap =
+        stage7_merge::Merge::with_sources(SimBreak::with_limit(LIMIT), SimPages::with_limit(LIMIT));
+    pass(out_of_memory(&heap, 2 * LIMIT));
+}
+
+#[test]
+fn stage8_out_of_memory_in_both_sources() {
+    let heap = stage8_hardened::Hardened::with_sources(
+        SimBreak::with_limit(LIMIT),
+        SimPages::with_limit(LIMIT),
+    );
+    pass(out_of_memory(&heap, 2 * LIMIT));
+}
+
+#[test]
+fn stage9_out_of_memory_in_both_sources() {
+    let heap = stage9_threads::Threaded::with_sources(
+        SimBreak::with_limit(LIMIT),
+        SimPages::with_limit(LIMIT),
+    );
+    pass(out_of_memory(&heap, 2 * LIMIT));
+}
+
 /// About one growth (or mapping) in this many fails.
 const ONE_IN: u64 = 3;
 
@@ -110,6 +135,30 @@ fn stage5_random_failures() {
 fn stage6_random_failures() {
     pass(random_failures(
         |seed| stage6_tuned::Tuned::with_sources(broken_break(seed), broken_pages(seed)),
+        Config::from_env(),
+    ));
+}
+
+#[test]
+fn stage7_random_failures() {
+    pass(random_failures(
+        |seed| stage7_merge::Merge::with_sources(broken_break(seed), broken_pages(seed)),
+        Config::from_env(),
+    ));
+}
+
+#[test]
+fn stage8_random_failures() {
+    pass(random_failures(
+        |seed| stage8_hardened::Hardened::with_sources(broken_break(seed), broken_pages(seed)),
+        Config::from_env(),
+    ));
+}
+
+#[test]
+fn stage9_random_failures() {
+    pass(random_failures(
+        |seed| stage9_threads::Threaded::with_sources(broken_break(seed), broken_pages(seed)),
         Config::from_env(),
     ));
 }

@@ -2,7 +2,7 @@
 //! stage must pass and its predecessor fail, with the figures that show it.
 
 use conformance::lessons;
-use malloc_core::{Malloc, SimBreak, SimPages};
+use malloc_core::{SimBreak, SimPages};
 use stage1_bump::Bump;
 use stage2_buckets::Buckets;
 use stage3_freelist::FreeLists;
@@ -103,22 +103,12 @@ fn stage7_freed_neighbours_merge() {
     );
 }
 
-// The misuses of stage 8's lesson run in child processes: this binary again.
-conformance::misuse_child!(|stage, _debug| {
-    let heap: Box<dyn Malloc> = match stage {
-        7 => Box::new(Merge::with_sources(SimBreak::new(), SimPages::new())),
-        8 => Box::new(Hardened::with_sources(SimBreak::new(), SimPages::new())),
-        other => panic!("no misuse child for stage {other}"),
-    };
-    heap
-});
-
 #[test]
 fn stage8_misuse_stops_the_program() {
     learned(
         "stage 8 over 7: double frees, foreign pointers and overwritten headers",
-        lessons::misuse_is_stopped(8),
-        lessons::misuse_is_stopped(7),
+        lessons::misuse_is_stopped(|| Hardened::with_sources(SimBreak::new(), SimPages::new())),
+        lessons::misuse_is_stopped(|| Merge::with_sources(SimBreak::new(), SimPages::new())),
     );
 }
 

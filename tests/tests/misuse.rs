@@ -1,7 +1,7 @@
-//! Misuse from stage 8 on: each misuse runs in a child process (this test
-//! binary, started again with `MISUSE` set), which must die by SIGABRT
-//! after one line on stderr naming the function, the pointer and the
-//! problem. Stage 7 lets them all pass: see the lesson in lessons.rs.
+//! Misuse from stage 8 on: each misuse runs in a child process, which must
+//! die by SIGABRT after one line on stderr naming the function, the pointer
+//! and the problem. Stage 7 lets them all pass: see the lesson in
+//! lessons.rs.
 
 use malloc_core::{Malloc, SimBreak, SimPages};
 use stage8_hardened::{Hardened, Settings};
@@ -12,14 +12,15 @@ use conformance::misuse::{MISUSES, try_in_child};
 /// The stages that stop misuse.
 const STAGES: &[u32] = &[8, 9];
 
-conformance::misuse_child!(|stage, debug| {
-    // The debug mode: check the heap at every call, fill freed blocks.
+/// A fresh allocator of `stage`, in the debug mode (a heap check at every
+/// call, freed blocks filled) if `debug`.
+fn make(stage: u32, debug: bool) -> Box<dyn Malloc> {
     let settings = Settings {
         check_every: 1,
         perturb: true,
         ..Settings::DEFAULT
     };
-    let heap: Box<dyn Malloc> = match stage {
+    match stage {
         8 => Box::new(Hardened::with_settings(
             SimBreak::new(),
             SimPages::new(),
@@ -34,10 +35,9 @@ conformance::misuse_child!(|stage, debug| {
                 ..stage9_threads::Settings::DEFAULT
             }),
         )),
-        other => panic!("no misuse child for stage {other}"),
-    };
-    heap
-});
+        other => panic!("no misuse test for stage {other}"),
+    }
+}
 
 /// Checks that misuse `name` stops every stage with its message, and that
 /// the message names the pointer.
@@ -47,7 +47,7 @@ fn aborts(name: &str) {
         .find(|m| m.name == name)
         .expect("a known misuse");
     for &stage in STAGES {
-        let outcome = try_in_child(stage, name);
+        let outcome = try_in_child(|| make(stage, misuse.debug), name);
         assert!(
             outcome.stopped_with(misuse.message),
             "stage {stage}, {name}: expected an abort saying {:?}, got: {}\nstderr:\n{}",

@@ -42,4 +42,19 @@ fn eight_threads_on_every_stage() {
         THREADS,
         OPS,
     ));
+    pass(stress(
+        &GlobalMalloc(stage7_merge::Merge::new()),
+        THREADS,
+        OPS,
+    ));
+    pass(stress(
+        &GlobalMalloc(stage8_hardened::Hardened::new()),
+        THREADS,
+        OPS,
+    ));
+    pass(stress(
+        &GlobalMalloc(stage9_threads::Threaded::new()),
+        THREADS,
+        OPS,
+    ));
 }

@@ -18,9 +18,16 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let mut list = String::new();
-    for exercise in &table::EXERCISES {
+    for exercise in table::EXERCISES {
         let src = root.join("stages").join(exercise.dir).join("src");
         println!("cargo:rerun-if-changed={}", src.display());
+        assert!(
+            src.is_dir(),
+            "stage {} is in the manifest (stages/manifest/src/lib.rs), but {}/src does not \
+             exist: create the stage's crate there",
+            exercise.number,
+            exercise.stage_dir()
+        );
         let files = sources(&src);
         let mut names = Vec::new();
         for (_, text) in &files {
@@ -57,17 +64,17 @@ fn main() {
                  fn {module}_make(sources: Sources) -> impl Malloc {{ {make} }}\n\
                  #[test]\nfn exercise{n}_fails_with_{variant}_open() {{ fails({n}, {variant:?}, {module}_make) }}\n\n",
                 lib = dir.join("lib.rs").display().to_string(),
-                make = exercise.make_with(&ty),
+                make = table::make_with(exercise, &ty),
                 n = exercise.number,
             );
         }
-        let stage = format!("{}::{}", exercise.stage_crate(), exercise.type_name);
+        let stage = format!("{}::{}", exercise.crate_name(), exercise.type_name);
         let _ = write!(
             list,
             "fn stage{n}_make(sources: Sources) -> impl Malloc {{ {make} }}\n\
              #[test]\nfn exercise{n}_passes_filled() {{ passes({n}, stage{n}_make) }}\n\n",
             n = exercise.number,
-            make = exercise.make_with(&stage),
+            make = table::make_with(exercise, &stage),
         );
     }
     fs::write(out.join("variants.rs"), list).expect("OUT_DIR is writable");

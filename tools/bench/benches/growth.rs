@@ -15,9 +15,9 @@ fn realloc_growth(c: &mut Criterion) {
     let mut group = c.benchmark_group("realloc growth to 16 KiB");
     for (name, make) in common::allocators() {
         // Stage 1 and 2 never reuse: a fresh heap per batch keeps them bounded.
-        group.bench_function(name, |b| {
+        group.bench_function(&name, |b| {
             b.iter_batched(
-                make,
+                &make,
                 |m| {
                     let mut p = m.malloc(16);
                     for size in (32..=16 << 10).step_by(16) {
@@ -40,7 +40,7 @@ fn large_blocks(c: &mut Criterion) {
     for size in [64 << 10, 256 << 10, 1 << 20] {
         for (name, make) in common::allocators() {
             let m = make();
-            group.bench_with_input(BenchmarkId::new(name, size), &size, |b, &size| {
+            group.bench_with_input(BenchmarkId::new(&name, size), &size, |b, &size| {
                 b.iter(|| {
                     let p = m.malloc(black_box(size));
                     assert!(!p.is_null(), "{name} is out of memory");

@@ -19,7 +19,7 @@ fn pairs(c: &mut Criterion) {
     for size in [16, 64, 256, 1024, 4096] {
         for (name, make) in common::allocators() {
             let m = make();
-            group.bench_with_input(BenchmarkId::new(name, size), &size, |b, &size| {
+            group.bench_with_input(BenchmarkId::new(&name, size), &size, |b, &size| {
                 b.iter(|| {
                     let p = m.malloc(black_box(size));
                     assert!(!p.is_null(), "{name} is out of memory");

@@ -1,40 +1,49 @@
-//! The book's generated files (`book/src/generated/`): lesson figures, heap
-//! pictures, and the answers to the "predict, then check" drills.
+//! The book's generated files (`book/src/generated/`): the table of
+//! stages, lesson figures, heap pictures, and the answers to the "predict,
+//! then check" drills; and the course map in the README.
 //!
 //! Everything here is deterministic (simulated break and mappings, no
 //! timings), so the committed copies can be compared byte for byte. The test
 //! `tools/book/tests/book.rs` regenerates them in memory and fails if a
 //! committed copy differs; `UPDATE_BOOK=1 cargo test -p workbook-book`
-//! rewrites them. The course map and `--help` text come from the workbook
-//! CLI itself and are checked by `tools/workbook/tests/book_outputs.rs`.
+//! rewrites them (and the README's course map, between its markers). The
+//! CLI's course map and `--help` text come from the workbook CLI itself and
+//! are checked by `tools/workbook/tests/book_outputs.rs`.
+//!
+//! The stages come from the stage manifest (`workbook-manifest`) and are
+//! made by `all-stages`: a new stage gets its heap picture, its column in
+//! the trace tables and its row in the tables of stages with no change
+//! here, and only its lesson figure to add (see [`lesson_figures`]).
 
 use std::path::Path;
 
 use conformance::faults::fixed_sequence;
 use conformance::lessons;
-use malloc_core::{Malloc, SimBreak, SimPages};
-use stage1_bump::Bump;
-use stage2_buckets::Buckets;
-use stage3_freelist::FreeLists;
-use stage4_split::Split;
-use stage5_mmap::Mmap;
-use stage6_tuned::Tuned;
+use malloc_core::Malloc;
+use workbook_manifest::STAGES;
 
 use crate::{drill, picture};
 
-/// A fresh allocator of stage `n` (1 to 6) on simulated memory, as
-/// `cargo workbook` makes them.
-pub fn stage(n: u32) -> Option<Box<dyn Malloc>> {
-    Some(match n {
-        1 => Box::new(Bump::with_source(SimBreak::new())),
-        2 => Box::new(Buckets::with_source(SimBreak::new())),
-        3 => Box::new(FreeLists::with_source(SimBreak::new())),
-        4 => Box::new(Split::with_source(SimBreak::new())),
-        5 => Box::new(Mmap::with_sources(SimBreak::new(), SimPages::new())),
-        6 => Box::new(Tuned::with_sources(SimBreak::new(), SimPages::new())),
-        _ => return None,
+/// A fresh allocator of stage `n` on simulated memory, as `cargo workbook`
+/// makes them, or why there is none.
+pub fn stage(n: u32) -> Result<Box<dyn Malloc>, String> {
+    all_stages::simulated(n).ok_or_else(|| match workbook_manifest::find(n) {
+        Some(stage) => format!(
+            "{} is in the manifest, but all-stages cannot make it: add its arm to \
+             `with_sources` in stages/all/src/lib.rs",
+            stage.label()
+        ),
+        None => workbook_manifest::no_such_stage(n),
     })
 }
+
+/// The line before the README's course map, which
+/// [`readme_with_course_map`] rewrites up to [`README_END`].
+pub const README_START: &str = "<!-- course map: generated from stages/manifest; \
+    UPDATE_BOOK=1 cargo test -p workbook-book rewrites it -->";
+
+/// The line after the README's course map.
+pub const README_END: &str = "<!-- end of the course map -->";
 
 /// The drills: a trace in `book/drills/`, and the stages whose chapter
 /// asks the learner to predict its heap map.
@@ -60,16 +69,12 @@ pub fn all(book: &Path) -> Result<Vec<Generated>, String> {
     let mut out = Vec::new();
     let mut add = |path: String, text: String| out.push(Generated { path, text });
 
+    // The table of stages the introduction shows.
+    add("course-map.md".into(), course_map_table());
+
     // The heap after the fixed sequence of the snapshot tests, as pictures.
-    let maps = [
-        fixed_sequence(&Bump::with_source(SimBreak::new())),
-        fixed_sequence(&Buckets::with_source(SimBreak::new())),
-        fixed_sequence(&FreeLists::with_source(SimBreak::new())),
-        fixed_sequence(&Split::with_source(SimBreak::new())),
-        fixed_sequence(&Mmap::with_sources(SimBreak::new(), SimPages::new())),
-        fixed_sequence(&Tuned::with_sources(SimBreak::new(), SimPages::new())),
-    ];
-    for (n, map) in (1..).zip(maps) {
+    for n in STAGES.iter().map(|stage| stage.number) {
+        let map = fixed_sequence(&*stage(n)?);
         let pieces = picture::parse(&map)?;
         add(
             format!("heap-stage{n}.svg"),
@@ -84,56 +89,16 @@ pub fn all(book: &Path) -> Result<Vec<Generated>, String> {
     add("fixed-sequence.rs".into(), fixed_sequence_source(book)?);
 
     // The lessons, run as tests/tests/lessons.rs runs them: on the stage and
-    // on the one before it.
-    let bump = || Bump::with_source(SimBreak::new());
-    let buckets = || Buckets::with_source(SimBreak::new());
-    let free_lists = || FreeLists::with_source(SimBreak::new());
-    let split = || Split::with_source(SimBreak::new());
-    let mmap = || Mmap::with_sources(SimBreak::new(), SimPages::new());
-    let tuned = || Tuned::with_sources(SimBreak::new(), SimPages::new());
-    add(
-        "lesson-stage2.txt".into(),
-        figures(
-            2,
-            lessons::realloc_inside_a_class(&bump()),
-            lessons::realloc_inside_a_class(&buckets()),
-        ),
-    );
-    add(
-        "lesson-stage3.txt".into(),
-        figures(
-            3,
-            lessons::churn_keeps_footprint_flat(&buckets(), 1_000_000),
-            lessons::churn_keeps_footprint_flat(&free_lists(), 1_000_000),
-        ),
-    );
-    add(
-        "lesson-stage4.txt".into(),
-        figures(
-            4,
-            lessons::phase_change_takes_no_new_memory(&free_lists()),
-            lessons::phase_change_takes_no_new_memory(&split()),
-        ),
-    );
-    add(
-        "lesson-stage5.txt".into(),
-        figures(
-            5,
-            lessons::big_block_goes_back(&split()),
-            lessons::big_block_goes_back(&mmap()),
-        ),
-    );
-    let storm = figures(
-        6,
-        lessons::no_syscall_storm(&mmap(), 10_000),
-        lessons::no_syscall_storm(&tuned(), 10_000),
-    );
-    let trim = figures(
-        6,
-        lessons::burst_is_trimmed(&mmap()),
-        lessons::burst_is_trimmed(&tuned()),
-    );
-    add("lesson-stage6.txt".into(), format!("{storm}\n{trim}"));
+    // on the one before it. Stage 1 has none: there is no stage before it.
+    for n in STAGES.iter().skip(1).map(|stage| stage.number) {
+        let text = lesson_figures(n)?.ok_or_else(|| {
+            format!(
+                "stage {n} has no lesson figure for its chapter: add its lesson to \
+                 `lesson_figures` in tools/book/src/generate.rs, as tests/tests/lessons.rs runs it"
+            )
+        })?;
+        add(format!("lesson-stage{n}.txt"), text);
+    }
 
     // Every sample and recorded trace on every stage: peak footprint and
     // utilization (no times: they vary from run to run).
@@ -151,7 +116,7 @@ pub fn all(book: &Path) -> Result<Vec<Generated>, String> {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let trace = malloc_trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for &n in *stages {
-            let heap = stage(n).expect("stage");
+            let heap = stage(n).map_err(|e| format!("drill {name}: {e}"))?;
             let map = drill::heap_map_after(&*heap, &trace)
                 .map_err(|e| format!("{name} on stage {n}: {e}"))?;
             let pieces = picture::parse(&map)?;
@@ -163,6 +128,33 @@ pub fn all(book: &Path) -> Result<Vec<Generated>, String> {
         }
     }
     Ok(out)
+}
+
+/// Stage `n`'s lesson figures (`lesson-stageN.txt`): its lesson run on
+/// stage `n - 1` and on stage `n`, or `None` if it has no lesson here yet.
+fn lesson_figures(n: u32) -> Result<Option<String>, String> {
+    let (before, now) = (stage(n - 1)?, stage(n)?);
+    let (before, now) = (&*before, &*now);
+    let pair =
+        |lesson: fn(&dyn Malloc) -> Result<String, String>| figures(n, lesson(before), lesson(now));
+    Ok(Some(match n {
+        2 => pair(|heap| lessons::realloc_inside_a_class(heap)),
+        3 => pair(|heap| lessons::churn_keeps_footprint_flat(heap, 1_000_000)),
+        4 => pair(|heap| lessons::phase_change_takes_no_new_memory(heap)),
+        5 => pair(|heap| lessons::big_block_goes_back(heap)),
+        6 => {
+            let storm = pair(|heap| lessons::no_syscall_storm(heap, 10_000));
+            // A fresh pair: the storm has changed both heaps.
+            let (before, now) = (stage(n - 1)?, stage(n)?);
+            let trim = figures(
+                n,
+                lessons::burst_is_trimmed(&*before),
+                lessons::burst_is_trimmed(&*now),
+            );
+            format!("{storm}\n{trim}")
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// A lesson's figures on stage `n - 1` (`before`) and on stage `n`
@@ -184,10 +176,13 @@ fn trace_table(dir: &Path, shown_as: &str) -> Result<String, String> {
         .filter(|path| path.extension().is_some_and(|e| e == "rep"))
         .collect();
     names.sort();
-    let mut out = String::from(
-        "| trace | live peak | stage 1 | stage 2 | stage 3 | stage 4 | stage 5 | stage 6 |\n\
-         |---|--:|--:|--:|--:|--:|--:|--:|\n",
-    );
+    let mut out = String::from("| trace | live peak |");
+    for stage in STAGES {
+        out.push_str(&format!(" stage {} |", stage.number));
+    }
+    out.push_str("\n|---|--:|");
+    out.push_str(&"--:|".repeat(STAGES.len()));
+    out.push('\n');
     for path in names {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -197,8 +192,8 @@ fn trace_table(dir: &Path, shown_as: &str) -> Result<String, String> {
             "| `{shown_as}/{file}` | {} KiB |",
             trace.peak_live_bytes().div_ceil(1024)
         ));
-        for n in 1..=6 {
-            let heap = stage(n).expect("stage");
+        for n in STAGES.iter().map(|stage| stage.number) {
+            let heap = stage(n)?;
             let replay = malloc_trace::replay(&*heap, &trace)
                 .map_err(|e| format!("{file} on stage {n}: {e}"))?;
             let utilization = replay
@@ -228,4 +223,49 @@ fn fixed_sequence_source(book: &Path) -> Result<String, String> {
         .find("\n}\n")
         .ok_or("fixed_sequence has no closing brace at column 0")?;
     Ok(body[..end + 3].to_string())
+}
+
+/// The table of stages, in Markdown, from the stage manifest: the
+/// introduction includes it (`generated/course-map.md`), and the README
+/// holds a copy between its markers.
+pub fn course_map_table() -> String {
+    let mut out = String::from(
+        "| stage | crate | idea | lesson: what its test proves |\n|---|---|---|---|\n",
+    );
+    for stage in STAGES {
+        out.push_str(&format!(
+            "| {} {} | `{}` | {} | {} |\n",
+            stage.number,
+            stage.name,
+            stage.stage_dir(),
+            stage.idea,
+            stage.lesson
+        ));
+    }
+    out
+}
+
+/// `readme` (the text of README.md) with the course map between
+/// [`README_START`] and [`README_END`] made afresh.
+pub fn readme_with_course_map(readme: &str) -> Result<String, String> {
+    let missing = |marker: &str| {
+        format!(
+            "README.md has no line `{marker}`: put the two marker lines \
+             `{README_START}` and `{README_END}` where the course map goes"
+        )
+    };
+    let start = readme
+        .find(README_START)
+        .ok_or_else(|| missing(README_START))?;
+    let body = start + README_START.len();
+    let end = body
+        + readme[body..]
+            .find(README_END)
+            .ok_or_else(|| missing(README_END))?;
+    Ok(format!(
+        "{}\n{}{}",
+        &readme[..body],
+        course_map_table(),
+        &readme[end..]
+    ))
 }

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use workbook_book::{book_dir, generate, site};
+use workbook_manifest::STAGES;
 
 /// The generated files on disk equal what the project makes now.
 #[test]
@@ -35,6 +36,110 @@ fn generated_files_are_up_to_date() {
         "stale generated files in book/src/generated: {stale:?}\n\
          rewrite them with: UPDATE_BOOK=1 cargo test -p workbook-book"
     );
+}
+
+/// The README's course map (between its marker lines) is the manifest's.
+#[test]
+fn readme_course_map_is_current() {
+    let path = book_dir().join("../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let fresh = generate::readme_with_course_map(&readme).unwrap_or_else(|e| panic!("{e}"));
+    if fresh == readme {
+        return;
+    }
+    if std::env::var_os("UPDATE_BOOK").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &fresh).unwrap();
+        println!("rewrote the course map in {}", path.display());
+        return;
+    }
+    panic!(
+        "README.md's course map is not the stage manifest's (stages/manifest/src/lib.rs); \
+         it should read:\n{}\nrewrite it with: UPDATE_BOOK=1 cargo test -p workbook-book",
+        generate::course_map_table()
+    );
+}
+
+/// Every stage has its chapter, book/src/stageN.md, listed in SUMMARY.md,
+/// and no chapter is there for a stage the manifest lacks.
+#[test]
+fn every_stage_has_a_chapter_in_the_summary() {
+    let src = book_dir().join("src");
+    let summary = std::fs::read_to_string(src.join("SUMMARY.md")).unwrap();
+    let mut problems = Vec::new();
+    for stage in STAGES {
+        let file = format!("stage{}.md", stage.number);
+        if !src.join(&file).is_file() {
+            problems.push(format!(
+                "{}: there is no chapter {}: write it",
+                stage.label(),
+                stage.chapter()
+            ));
+        }
+        if !summary.contains(&format!("]({file})")) {
+            problems.push(format!(
+                "{}: book/src/SUMMARY.md does not list {file}: add \
+                 `- [Stage {}: ...]({file})` under the stages",
+                stage.label(),
+                stage.number
+            ));
+        }
+    }
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let number = name
+            .strip_prefix("stage")
+            .and_then(|rest| rest.strip_suffix(".md"))
+            .and_then(|n| n.parse::<u32>().ok());
+        if let Some(n) = number
+            && workbook_manifest::find(n).is_none()
+        {
+            problems.push(format!(
+                "book/src/{name} is a chapter for stage {n}, which stages/manifest/src/lib.rs \
+                 does not list: add the stage to STAGES (or remove the chapter)"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Prose that counts the stages in words ("in six stages") counts them as
+/// the manifest does.
+#[test]
+fn prose_counts_the_stages_right() {
+    const WORDS: [&str; 12] = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+        "twelve",
+    ];
+    let count = workbook_manifest::count_in_words();
+    let book = book_dir();
+    let root = book.join("..").canonicalize().unwrap();
+    let mut files = vec![book.join("../README.md"), book.join("book.toml")];
+    files.extend(chapters(&book.join("src")));
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        // Named from the workspace root, as a contributor would open it.
+        let file = file.canonicalize().unwrap();
+        let file = file.strip_prefix(&root).unwrap_or(&file);
+        for (n, line) in text.lines().enumerate() {
+            let words: Vec<String> = line
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|word| !word.is_empty())
+                .map(str::to_lowercase)
+                .collect();
+            for pair in words.windows(2) {
+                if pair[1] == "stages" && WORDS.contains(&pair[0].as_str()) && pair[0] != count {
+                    problems.push(format!(
+                        "{}:{}: says \"{} stages\", but stages/manifest lists {count}: reword it",
+                        file.display(),
+                        n + 1,
+                        pair[0]
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 /// Every ```rust block in the book's sources is marked `ignore` with a

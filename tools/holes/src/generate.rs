@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 
 use crate::hints::Text;
 use crate::hole;
-use crate::table::Exercise;
+use crate::table::{Exercise, make_with};
 
 /// One generated file: its path inside the exercise's directory, and its
 /// text.
@@ -50,7 +50,7 @@ pub fn exercise(
     ));
     for (name, source) in read_dir(&stage.join("tests"))? {
         // Renaming the crate can change the order rustfmt wants for imports.
-        let renamed = source.replace(&exercise.stage_crate(), &exercise.crate_name());
+        let renamed = source.replace(&exercise.crate_name(), &exercise.exercise_crate());
         files.push((format!("tests/{name}"), rustfmt(&renamed)?));
     }
     Ok(files)
@@ -93,11 +93,11 @@ fn manifest(stage: &str, exercise: &Exercise) -> Result<String, String> {
     );
     for line in stage.lines() {
         if line.starts_with("name = ") {
-            out.push_str(&format!("name = \"{}\"\n", exercise.package()));
+            out.push_str(&format!("name = \"{}\"\n", exercise.exercise_package()));
         } else if line.starts_with("description = ") {
             out.push_str(&format!(
                 "description = \"Exercise {} of the malloc workbook: stage {} ({}) with holes to fill.\"\n",
-                exercise.number, exercise.number, exercise.name
+                exercise.number, exercise.number, exercise.short_name
             ));
         } else if line.trim() == "[lints]" {
             break;
@@ -124,7 +124,7 @@ fn manifest(stage: &str, exercise: &Exercise) -> Result<String, String> {
          undocumented_unsafe_blocks = \"deny\"\n\
          missing_safety_doc = \"deny\"\n",
     );
-    if !out.contains(&exercise.package()) {
+    if !out.contains(&exercise.exercise_package()) {
         return Err(format!(
             "stages/{}/Cargo.toml has no `name = `",
             exercise.dir
@@ -152,8 +152,8 @@ fn check_tests(exercise: &Exercise, checks: &[Check]) -> String {
          \x20   {make}\n\
          }}\n",
         ty = exercise.type_name,
-        krate = exercise.crate_name(),
-        make = exercise.make_with(exercise.type_name),
+        krate = exercise.exercise_crate(),
+        make = make_with(exercise, exercise.type_name),
     );
     for (name, description) in checks {
         out.push_str(&format!(

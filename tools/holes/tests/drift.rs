@@ -20,7 +20,7 @@ fn exercises_are_generated_from_their_stages() {
     let checks: Vec<_> = NAMES.iter().map(|&name| (name, describe(name))).collect();
     let update = std::env::var_os("UPDATE_EXERCISES").is_some();
     let mut problems = Vec::new();
-    for exercise in &EXERCISES {
+    for exercise in EXERCISES {
         let dir = root.join("exercises").join(exercise.dir);
         let files = generate::exercise(&root, exercise, &texts, &checks).unwrap();
         for (path, text) in &files {
@@ -65,7 +65,7 @@ fn filling_the_holes_gives_back_the_stage() {
         return; // The other test is rewriting the files right now.
     }
     let root = root();
-    for exercise in &EXERCISES {
+    for exercise in EXERCISES {
         let stage = root.join("stages").join(exercise.dir).join("src");
         let mut holes = 0;
         for (name, text) in generate::read_dir(&stage).unwrap() {
@@ -105,7 +105,7 @@ fn filling_the_holes_gives_back_the_stage() {
 fn every_exercise_has_hints_and_no_stray_holes() {
     let root = root();
     let texts = holes::read_hints(&root).unwrap();
-    for exercise in &EXERCISES {
+    for exercise in EXERCISES {
         let text = texts
             .iter()
             .find(|t| t.number == exercise.number)

@@ -4,38 +4,7 @@
 
 use std::path::Path;
 
-use malloc_core::{Malloc, SimBreak, SimPages};
-
-/// Makes a fresh allocator of one stage.
-type NewStage = fn() -> Box<dyn Malloc>;
-
-/// A fresh allocator of each stage (a new stage is one more line).
-const STAGES: &[(u32, NewStage)] = &[
-    (1, || {
-        Box::new(stage1_bump::Bump::with_source(SimBreak::new()))
-    }),
-    (2, || {
-        Box::new(stage2_buckets::Buckets::with_source(SimBreak::new()))
-    }),
-    (3, || {
-        Box::new(stage3_freelist::FreeLists::with_source(SimBreak::new()))
-    }),
-    (4, || {
-        Box::new(stage4_split::Split::with_source(SimBreak::new()))
-    }),
-    (5, || {
-        Box::new(stage5_mmap::Mmap::with_sources(
-            SimBreak::new(),
-            SimPages::new(),
-        ))
-    }),
-    (6, || {
-        Box::new(stage6_tuned::Tuned::with_sources(
-            SimBreak::new(),
-            SimPages::new(),
-        ))
-    }),
-];
+use workbook_manifest::STAGES;
 
 #[test]
 fn real_traces_replay_on_every_stage() {
@@ -53,8 +22,8 @@ fn real_traces_replay_on_every_stage() {
         let trace = malloc_trace::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         // The recorder rewrites the header at exit: its counts are right.
         assert_eq!(trace.header_warnings(), Vec::<String>::new(), "{name}");
-        for (stage, new) in STAGES {
-            let heap = new();
+        for stage in STAGES.iter().map(|stage| stage.number) {
+            let heap = all_stages::simulated(stage).expect("every stage of the manifest");
             let result = malloc_trace::replay(&*heap, &trace)
                 .unwrap_or_else(|e| panic!("{name} on stage {stage}: {e}"));
             assert_eq!(result.failed, 0, "{name} on stage {stage}: requests failed");

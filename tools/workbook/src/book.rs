@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::Failure::{self, Input, Usage};
+use crate::Failure::{self, Input};
 use crate::stages;
 
 /// Builds the book and prints where it is; `open`: opens it in a browser.
@@ -36,17 +36,11 @@ pub fn build(open: bool) -> Result<(), Failure> {
 /// Runs `trace` on stage `number`, prints its heap map with every block the
 /// trace left live, and writes the picture to `svg` if asked.
 pub fn map(trace: &Path, number: u32, svg: Option<&Path>) -> Result<(), Failure> {
-    let Some(new) = stages::find(number).and_then(|stage| stage.new) else {
-        return Err(Usage(format!(
-            "no built stage {number}; stages: {}",
-            stages::built_list()
-        )));
-    };
     let name = trace.display();
     let text =
         std::fs::read_to_string(trace).map_err(|e| Input(format!("cannot read {name}: {e}")))?;
     let trace = malloc_trace::parse(&text).map_err(|e| Input(format!("{name}: {e}")))?;
-    let heap = new();
+    let heap = stages::simulated(stages::get(number));
     let map = workbook_book::drill::heap_map_after(&*heap, &trace)
         .map_err(|e| Input(format!("{name}: {e}")))?;
     print!("{map}");

@@ -1,8 +1,9 @@
-//! The course map: what `cargo workbook` prints with no arguments.
+//! The course map: what `cargo workbook` prints with no arguments. Every
+//! stage in it comes from the stage manifest.
 
 use std::io::IsTerminal;
 
-use crate::stages::{STAGES, built_list};
+use crate::stages::STAGES;
 use crate::table::table;
 
 /// Prints the stages, what each teaches, and the commands to use.
@@ -18,39 +19,39 @@ pub fn print_map() {
 
     println!(
         "{}",
-        bold("The malloc workbook: build a real malloc in six stages.")
+        bold(&format!(
+            "The malloc workbook: build a real malloc in {} stages.",
+            workbook_manifest::count_in_words()
+        ))
     );
     println!();
     let mut rows = vec![vec![
         "stage".to_string(),
         "name".to_string(),
         "idea".to_string(),
-        "built".to_string(),
     ]];
     for stage in STAGES {
         rows.push(vec![
             stage.number.to_string(),
             stage.name.to_string(),
             stage.idea.to_string(),
-            if stage.new.is_some() {
-                "yes"
-            } else {
-                "not yet"
-            }
-            .to_string(),
         ]);
     }
     print!("{}", table(&rows, 2));
     println!();
-    println!("Built so far: stage {}.", built_list());
-    println!();
 
+    let by_stage = |line: fn(&workbook_manifest::Stage) -> &'static str| {
+        let rows: Vec<Vec<String>> = STAGES
+            .iter()
+            .map(|stage| vec![stage.number.to_string(), line(stage).to_string()])
+            .collect();
+        table(&rows, 2)
+    };
     println!("{}", bold("What each stage teaches"));
-    let rows: Vec<Vec<String>> = STAGES
-        .iter()
-        .map(|stage| vec![stage.number.to_string(), stage.teaches.to_string()])
-        .collect();
-    print!("{}", table(&rows, 2));
+    print!("{}", by_stage(|stage| stage.teaches));
+    println!();
+    println!("{}", bold("What each stage's lesson test proves"));
+    print!("{}", by_stage(|stage| stage.lesson));
     println!();
 
     println!("{}", bold("Commands"));

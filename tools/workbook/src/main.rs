@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// The malloc workbook: build a real malloc in six stages.
+/// The malloc workbook: build a real malloc in Rust, one idea per stage.
 ///
 /// Without a command, prints the course map.
 #[derive(Parser)]
@@ -36,12 +36,12 @@ enum Command {
     /// Runs exercise N's tests (the conformance suite and the stage's
     /// lesson on your code) and says in words what failed.
     Check {
-        /// The exercise (1 to 6; see `cargo workbook`).
+        /// The exercise (see `cargo workbook`).
         number: u32,
     },
     /// Shows the next hint for exercise N, one level at a time.
     Hint {
-        /// The exercise (1 to 6).
+        /// The exercise (see `cargo workbook`).
         number: u32,
     },
     /// Checks the current exercise again each time you save a file in
@@ -52,7 +52,7 @@ enum Command {
     },
     /// Puts exercise N's holes back: restores the skeleton in its src/.
     Reset {
-        /// The exercise (1 to 6).
+        /// The exercise (see `cargo workbook`).
         number: u32,
         /// Do not ask for confirmation.
         #[arg(long, short)]
@@ -60,7 +60,7 @@ enum Command {
     },
     /// Shows the stage's code for exercise N's holes, once it passes.
     Solution {
-        /// The exercise (1 to 6).
+        /// The exercise (see `cargo workbook`).
         number: u32,
         /// Shows it even if the exercise does not pass yet.
         #[arg(long)]
@@ -82,8 +82,8 @@ enum Command {
     Map {
         /// The trace file (.rep), e.g. one of book/drills/.
         trace: PathBuf,
-        /// The stage to run it on (1 to 6).
-        #[arg(long, short)]
+        /// The stage to run it on (see `cargo workbook`).
+        #[arg(long, short, value_parser = stages::parse_number)]
         stage: u32,
         /// Also draws the heap as an SVG picture into FILE.
         #[arg(long, value_name = "FILE")]
@@ -94,8 +94,8 @@ enum Command {
     Replay {
         /// The trace file, in the malloc lab's .rep format (see traces/).
         trace: PathBuf,
-        /// The stage to replay on (1 to 6; see `cargo workbook`).
-        #[arg(long, short)]
+        /// The stage to replay on (see `cargo workbook`).
+        #[arg(long, short, value_parser = stages::parse_number)]
         stage: u32,
         /// Runs per allocator; the time shown is their median.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
@@ -112,6 +112,7 @@ enum Command {
     /// status through: `cargo workbook run 3 -- python3 script.py`.
     Run {
         /// The stage to run on (see `cargo workbook`).
+        #[arg(value_parser = stages::parse_number)]
         stage: u32,
         /// Prints the allocator's counters on stderr at exit (WORKBOOK_STATS=1).
         #[arg(long)]

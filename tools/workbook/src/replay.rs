@@ -16,15 +16,14 @@ use std::path::Path;
 use malloc_core::{Malloc, SystemMalloc};
 use malloc_trace::{Pass, Replay, ReplayError, Trace, parse, replay, replay_pass};
 
-use crate::Failure::{self, Input, Usage};
+use crate::Failure::{self, Input};
 use crate::stages::{self, Stage};
 use crate::table::table;
 use crate::units::{bytes, median, nanos, percent};
 
 /// Runs the `replay` command.
 pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
-    let stage = built_stage(stage_number)?;
-    let new_stage = stage.new.expect("built_stage returns built stages");
+    let stage = stages::get(stage_number);
     let name = path.display();
     let text =
         std::fs::read_to_string(path).map_err(|e| Input(format!("cannot read {name}: {e}")))?;
@@ -40,7 +39,7 @@ pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
     let system: &dyn Malloc = &SystemMalloc;
     // Memory first (it also warms the system malloc up), then time.
     let system_memory = replay_pass(system, &trace, Pass::Memory).map_err(bad_op)?;
-    let on_stage = || replay(&*new_stage(), &trace).map_err(bad_op);
+    let on_stage = || replay(&*stages::simulated(stage), &trace).map_err(bad_op);
     let on_system = || replay(system, &trace).map_err(bad_op);
     let mut stage_runs = Vec::with_capacity(runs);
     let mut system_times = Vec::with_capacity(runs);
@@ -68,23 +67,6 @@ pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
         runs,
     );
     Ok(())
-}
-
-/// The stage numbered `number`, if it exists and is built.
-fn built_stage(number: u32) -> Result<&'static Stage, Failure> {
-    let built = stages::built_list();
-    match stages::find(number) {
-        Some(stage) if stage.new.is_some() => Ok(stage),
-        Some(stage) => Err(Usage(format!(
-            "stage {number} ({}) is not built yet; stages you can replay on: {built}",
-            stage.name
-        ))),
-        None => Err(Usage(format!(
-            "there is no stage {number}; the course has stages 1 to {}, \
-             and you can replay on: {built}",
-            stages::STAGES.len()
-        ))),
-    }
 }
 
 /// Prints the side-by-side table. `times` are the median ns per op of the
@@ -126,11 +108,7 @@ fn print_report(
     };
     let row = |label: &str, a: String, b: String| vec![label.to_string(), a, b];
     let rows = vec![
-        row(
-            "",
-            format!("stage {} ({})", stage.number, stage.name),
-            "system malloc".to_string(),
-        ),
+        row("", stage.label(), "system malloc".to_string()),
         row(
             "peak footprint",
             bytes(on_stage.footprint_peak()),

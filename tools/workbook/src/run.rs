@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::Failure::{self, Input, Usage};
-use crate::stages;
+use crate::stages::{self, Stage};
 
 /// Runs the `run` command; on success it exits with the program's status.
 pub fn run(
@@ -23,16 +23,7 @@ pub fn run(
     trace: Option<PathBuf>,
     program: &[OsString],
 ) -> Result<(), Failure> {
-    match stages::find(stage_number) {
-        Some(stage) if stage.new.is_some() => {}
-        _ => {
-            return Err(Usage(format!(
-                "no built stage {stage_number}; stages you can run on: {}",
-                stages::built_list()
-            )));
-        }
-    }
-    let library = build_library(stage_number)?;
+    let library = build_library(stages::get(stage_number))?;
     let Some((name, args)) = program.split_first() else {
         return Err(Usage("give the program to run after `--`".into()));
     };
@@ -78,11 +69,12 @@ fn preload_target_dir() -> PathBuf {
         .join("preload")
 }
 
-/// Builds `libworkbook_stageN.so` and returns its absolute path.
-fn build_library(stage: u32) -> Result<PathBuf, Failure> {
+/// Builds the stage's library (`libworkbook_stageN.so`) and returns its
+/// absolute path.
+fn build_library(stage: &Stage) -> Result<PathBuf, Failure> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = preload_target_dir();
-    let package = format!("preload-stage{stage}");
+    let package = stage.preload_package();
     eprintln!("workbook: building {package} (profile preload)...");
     let output = Command::new(&cargo)
         .args([
@@ -105,7 +97,7 @@ fn build_library(stage: u32) -> Result<PathBuf, Failure> {
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    let library = target_dir.join(format!("preload/libworkbook_stage{stage}.so"));
+    let library = target_dir.join("preload").join(stage.preload_file());
     eprintln!("workbook: running with LD_PRELOAD={}", library.display());
     Ok(library)
 }

@@ -1,9 +1,11 @@
 //! The benchmark results committed in the book (made by
-//! `cargo workbook bench --book`) parse and name every stage.
+//! `cargo workbook bench --book`) parse and name every stage of the
+//! manifest: a new stage needs its results measured.
 
 use std::path::Path;
 
 use serde_json::Value;
+use workbook_manifest::STAGES;
 
 fn bench_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../book/src/bench"))
@@ -23,11 +25,12 @@ fn committed_results_parse_and_name_every_stage() {
         .filter_map(|a| a["key"].as_str())
         .collect();
     let mut expected = vec!["system".to_string(), "mimalloc".to_string()];
-    expected.extend((1..=6).map(|n| format!("stage{n}")));
+    expected.extend(STAGES.iter().map(|stage| format!("stage{}", stage.number)));
     for key in &expected {
         assert!(
             keys.contains(&key.as_str()),
-            "results.json does not name {key}"
+            "book/src/bench/results.json does not name {key}: measure it again with \
+             `cargo workbook bench --book`"
         );
     }
 
@@ -70,10 +73,12 @@ fn committed_results_parse_and_name_every_stage() {
     assert!(results["machine"]["cpu"].is_string());
 
     let page = std::fs::read_to_string(bench_dir().join("results.md")).expect("results.md");
-    for n in 1..=6 {
+    for stage in STAGES {
         assert!(
-            page.contains(&format!("stage {n} (")),
-            "results.md does not name stage {n}"
+            page.contains(&stage.label()),
+            "book/src/bench/results.md does not name {}: measure again with \
+             `cargo workbook bench --book`",
+            stage.label()
         );
     }
     for chart in ["time.svg", "utilization.svg"] {

@@ -80,15 +80,21 @@ fn a_trace_that_frees_a_dead_block_names_its_op() {
 
 #[test]
 fn a_missing_stage_is_a_clear_error() {
-    for (stage, expected) in [("9", "there is no stage 9"), ("0", "there is no stage 0")] {
-        let out = workbook(&["replay", "traces/small-churn.rep", "--stage", stage]);
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{out:?}");
-        assert!(stderr.contains(expected), "{stderr}");
-        assert!(
-            stderr.contains("1 (bump)"),
-            "lists the built stages: {stderr}"
-        );
+    let last = workbook_manifest::STAGES.last().expect("a stage").number;
+    for stage in [last + 1, 0] {
+        let expected = workbook_manifest::no_such_stage(stage);
+        let stage = stage.to_string();
+        for args in [
+            &["replay", "traces/small-churn.rep", "--stage", &stage][..],
+            &["map", "book/drills/five-ops.rep", "--stage", &stage],
+            &["run", &stage, "--", "true"],
+            &["bench", "--stages", &stage],
+        ] {
+            let out = workbook(args);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+            assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+        }
     }
 }
 

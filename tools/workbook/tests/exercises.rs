@@ -213,8 +213,9 @@ fn reset_asks_then_restores_the_skeleton() {
 #[test]
 fn usage_errors_exit_with_2() {
     let dir = workspace("usage", false);
+    let beyond = (workbook_manifest::STAGES.len() + 1).to_string();
     for args in [
-        &["check", "9"][..],
+        &["check", beyond.as_str()][..],
         &["hint", "0"],
         &["check"],
         &["solution", "x"],

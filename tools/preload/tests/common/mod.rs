@@ -9,6 +9,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use workbook_manifest::STAGES;
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -60,21 +62,6 @@ impl Allocator {
     }
 }
 
-/// The stages that have a preload crate (`tools/preload/stageN`), in order:
-/// a new stage's crate is picked up without editing the tests.
-fn stage_numbers() -> Vec<u32> {
-    let dir = workspace().join("tools/preload");
-    let mut numbers: Vec<u32> = std::fs::read_dir(&dir)
-        .expect("tools/preload is readable")
-        .filter_map(|entry| {
-            let name = entry.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("stage")?.parse().ok()
-        })
-        .collect();
-    numbers.sort();
-    numbers
-}
-
 /// Builds every stage's preload library once per test binary, with the
 /// `preload` profile, in a target directory of its own (the `cargo test`
 /// that runs us holds the lock of the usual one).
@@ -86,7 +73,6 @@ pub fn libraries() -> &'static [Library] {
             .unwrap_or_else(|| workspace().join("target"));
         let target = std::path::absolute(&target).unwrap().join("preload");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let numbers = stage_numbers();
         let mut build = Command::new(cargo);
         build
             .args(["build", "--quiet", "--profile", "preload"])
@@ -94,16 +80,18 @@ pub fn libraries() -> &'static [Library] {
             .arg(workspace().join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&target);
-        for n in &numbers {
-            build.arg("--package").arg(format!("preload-stage{n}"));
+        // Every stage of the manifest (tests/every_stage.rs checks that each
+        // has its crate).
+        for stage in STAGES {
+            build.arg("--package").arg(stage.preload_package());
         }
         let status = build.status().expect("cargo runs");
         assert!(status.success(), "building the preload libraries failed");
-        numbers
-            .into_iter()
+        STAGES
+            .iter()
             .map(|stage| Library {
-                stage,
-                path: target.join(format!("preload/libworkbook_stage{stage}.so")),
+                stage: stage.number,
+                path: target.join("preload").join(stage.preload_file()),
             })
             .collect()
     })

@@ -37,27 +37,33 @@ pub fn chosen(stages: &[u32]) -> Vec<Allocator> {
     ];
     for stage in STAGES.iter().filter(|s| stages.contains(&s.number)) {
         list.push(Allocator {
-            key: format!("stage{}", stage.number),
-            label: format!("stage {} ({})", stage.number, stage.name),
+            key: stage_key(stage.number),
+            label: stage.label(),
             stage: Some(stage.number),
         });
     }
     list
 }
 
+/// The key of stage `number`: `stage3`.
+fn stage_key(number: u32) -> String {
+    format!("stage{number}")
+}
+
 /// A fresh allocator for `key`, on the real break and `mmap`; `None` for an
 /// unknown key. Stages start with an empty heap; the references are the
 /// process's own (fresh too: each measurement runs in a new process).
 pub fn make(key: &str) -> Option<Box<dyn Malloc>> {
-    Some(match key {
-        SYSTEM => Box::new(SystemMalloc),
-        "mimalloc" => Box::new(Mimalloc),
-        "stage1" => Box::new(stage1_bump::Bump::new()),
-        "stage2" => Box::new(stage2_buckets::Buckets::new()),
-        "stage3" => Box::new(stage3_freelist::FreeLists::new()),
-        "stage4" => Box::new(stage4_split::Split::new()),
-        "stage5" => Box::new(stage5_mmap::Mmap::new()),
-        "stage6" => Box::new(stage6_tuned::Tuned::new()),
-        _ => return None,
-    })
+    match key {
+        SYSTEM => Some(Box::new(SystemMalloc)),
+        "mimalloc" => Some(Box::new(Mimalloc)),
+        _ => {
+            let number = key.strip_prefix("stage")?.parse().ok()?;
+            // Only the spelling `stage_key` gives (not `stage03`).
+            if key != stage_key(number) {
+                return None;
+            }
+            all_stages::real(number)
+        }
+    }
 }

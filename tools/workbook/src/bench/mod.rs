@@ -44,7 +44,7 @@ pub struct Args {
     #[arg(value_name = "TRACE")]
     traces: Vec<PathBuf>,
     /// The stages to measure, e.g. `--stages 3,6` (default: all).
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=6))]
+    #[arg(long, value_delimiter = ',', value_parser = crate::stages::parse_number)]
     stages: Vec<u32>,
     /// The workloads to run, by name or name prefix, e.g.
     /// `--workloads churn,real` (default: all; `--workloads list` lists them).
@@ -96,7 +96,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let size = if args.quick { Size::Quick } else { Size::Full };
     let workloads = choose_workloads(&args, size)?;
     let stages = if args.stages.is_empty() {
-        (1..=6).collect()
+        crate::stages::STAGES
+            .iter()
+            .map(|stage| stage.number)
+            .collect()
     } else {
         args.stages.clone()
     };

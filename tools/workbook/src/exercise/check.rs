@@ -49,12 +49,12 @@ pub fn test(root: &Path, exercise: &Exercise) -> Result<Outcome, Failure> {
     eprintln!(
         "Checking exercise {} ({}): building and running its tests...",
         exercise.number,
-        exercise.package()
+        exercise.exercise_package()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .args(["test", "--no-fail-fast", "--color", "never", "--package"])
-        .arg(exercise.package())
+        .arg(exercise.exercise_package())
         .arg("--target-dir")
         .arg(&target)
         .env("RUST_BACKTRACE", "0")
@@ -197,20 +197,21 @@ pub fn report(root: &Path, exercise: &Exercise, outcome: &Outcome, progress: &Pr
         out.push_str(&format!(
             "{} Exercise {n} ({}) passes: all {total} tests, the whole conformance suite and stage {n}'s lesson.\n\n",
             paint("✓", "32"),
-            exercise.name
+            exercise.short_name
         ));
         match super::next(progress) {
             Some(next) => out.push_str(&format!(
                 "Well done. Next: exercise {} ({}): read {}, then `cargo workbook check {}`.\n\
                  To compare your code with the stage's: `cargo workbook solution {n}`.\n",
                 next.number,
-                next.name,
+                next.short_name,
                 next.chapter(),
                 next.number
             )),
             None => out.push_str(&format!(
-                "Every one of the {} exercises passes: you have built a real malloc, from sbrk to tuned thresholds.\n",
-                EXERCISES.len()
+                "Every one of the {} exercises passes: you have built a real malloc, from sbrk to {}.\n",
+                EXERCISES.len(),
+                EXERCISES.last().map_or("the end", |last| last.name)
             )),
         }
         return out;
@@ -218,7 +219,7 @@ pub fn report(root: &Path, exercise: &Exercise, outcome: &Outcome, progress: &Pr
     out.push_str(&format!(
         "{} Exercise {n} ({}): {} of {total} tests fail.\n\n",
         paint("✗", "31"),
-        exercise.name,
+        exercise.short_name,
         outcome.failed.len()
     ));
     // The differential test's report has the most in it (the shrunk trace

@@ -31,12 +31,7 @@ pub fn root() -> PathBuf {
 
 /// The exercise numbered `number`, or a usage error listing them.
 pub fn find(number: u32) -> Result<&'static Exercise, Failure> {
-    holes::find(number).ok_or_else(|| {
-        Failure::Usage(format!(
-            "there is no exercise {number}; the exercises are 1 to {}",
-            EXERCISES.len()
-        ))
-    })
+    holes::find(number).ok_or_else(|| Failure::Usage(workbook_manifest::no_such_exercise(number)))
 }
 
 /// `text` in a colour (an ANSI code), on a terminal only.
@@ -66,7 +61,7 @@ pub fn print_map(root: &Path) {
         "status".to_string(),
         "read first".to_string(),
     ]];
-    for exercise in &EXERCISES {
+    for exercise in EXERCISES {
         let status = if progress.passed(exercise.number) {
             paint("passes", "32")
         } else if next.is_some_and(|n| n.number == exercise.number) {
@@ -76,7 +71,7 @@ pub fn print_map(root: &Path) {
         };
         rows.push(vec![
             exercise.number.to_string(),
-            format!("exercises/{}", exercise.dir),
+            exercise.exercise_dir(),
             status,
             exercise.chapter(),
         ]);
@@ -127,7 +122,7 @@ pub fn hint(root: &Path, number: u32) -> Result<(), Failure> {
     println!(
         "{} (exercise {number}, {})\n",
         paint(&format!("Hint {level} of {}", hints.len()), "1"),
-        exercise.name
+        exercise.short_name
     );
     for line in hints[level - 1].lines() {
         println!("  {line}");

@@ -1,0 +1,365 @@
+//! Stage 7: merging.
+//!
+//! Stage 6 rounds a small request up to one of four classes and carves its
+//! blocks from 16 KiB buckets; a freed block can only ever serve its class,
+//! or be cut into smaller pieces. Two free neighbours stay two blocks for
+//! good: a program that frees two 1000-byte blocks side by side and then
+//! asks for 2000 bytes gets new memory, while 2000 free bytes lie right
+//! there.
+//!
+//! Here every block is cut from one heap at its own size (rounded to 16
+//! bytes), and a freed block *merges* with the free blocks on both sides:
+//!
+//! ```text
+//!  before free(B):  | A free | B live | C free |
+//!  after:           |     one free block       |
+//! ```
+//!
+//! The block after B is found from B's span. The block before it is found
+//! with a *boundary tag*: a free block's last word holds its span (its
+//! footer), and a flag in the next block's header says the block before is
+//! free, as in dlmalloc and glibc. A free block that ends at the bump joins
+//! the *top*, which goes back to the OS past the trim threshold.
+//!
+//! Free blocks of every size wait in *bins*: one per size up to 1024 bytes,
+//! then four per doubling (see `bins`).
+//!
+//! The files:
+//!
+//! - `lib.rs`: the allocator: its state, the bump, and where each request
+//!   goes;
+//! - `block.rs`: the block and region headers, the flag and the footer;
+//! - `top.rs`: growing the break, and trimming the top;
+//! - `bins.rs`: the free blocks, by size;
+//! - `merge.rs`: freeing with merging, and cutting a block down in place;
+//! - `mapped.rs`: large blocks, each with a mapping of its own;
+//! - `settings.rs`: the knobs, and reading them from the environment;
+//! - `map.rs`: the checker and the heap map.
+//!
+//! What this stage cannot see: a block freed twice, once merged, looks like
+//! a live block; it is merged again and corrupts the heap. Stage 8 stops it.
+
+#![no_std]
+
+mod bins;
+mod block;
+mod map;
+mod mapped;
+mod merge;
+pub mod settings;
+mod top;
+
+use core::ptr;
+
+use malloc_core::{
+    ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
+    align_up,
+};
+
+use bins::Bins;
+use block::{HEADER, Header, Region, Tag};
+use mapped::mapping_start;
+pub use merge::MIN_BLOCK;
+pub use settings::Settings;
+
+/// The merging allocator: stage 7 of the course.
+///
+/// Generic over its memory sources; [`Merge::new`] uses the real program
+/// break and the kernel's `mmap`, and reads its settings from the
+/// environment on first use.
+pub struct Merge<S: Break = RealBreak, P: Pages = RealPages> {
+    heap: Lock<Heap<S, P>>,
+}
+
+impl Merge<RealBreak, RealPages> {
+    /// An allocator on the program break and `mmap` (usable in a `static`).
+    pub const fn new() -> Self {
+        Self::with_sources(RealBreak::new(), RealPages::new())
+    }
+}
+
+impl Default for Merge<RealBreak, RealPages> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Break, P: Pages> Merge<S, P> {
+    /// An allocator taking its heap from `source` and its mappings from
+    /// `pages`, with the settings from the environment.
+    pub const fn with_sources(source: S, pages: P) -> Self {
+        Self::with_settings(source, pages, None)
+    }
+
+    /// An allocator with the given settings (`None`: read the environment
+    /// variable on first use).
+    pub const fn with_settings(source: S, pages: P, settings: Option<Settings>) -> Self {
+        Merge {
+            heap: Lock::new(Heap {
+                settings: match settings {
+                    Some(settings) => settings,
+                    None => Settings::DEFAULT,
+                },
+                settings_read: settings.is_some(),
+                source,
+                pages,
+                current_mapped: false,
+                mapped_blocks: 0,
+                mapped_bytes: 0,
+                first: ptr::null_mut(),
+                current: ptr::null_mut(),
+                bump: ptr::null_mut(),
+                end: ptr::null_mut(),
+                bins: Bins::new(),
+                tally: Tally::new(),
+            }),
+        }
+    }
+}
+
+/// The allocator's state, behind the lock.
+struct Heap<S, P> {
+    /// The knobs.
+    settings: Settings,
+    /// Whether `settings` has been read from the environment (or given).
+    settings_read: bool,
+    source: S,
+    /// Where mapped blocks come from.
+    pages: P,
+    /// Whether the current region is a mapping (the break could not grow).
+    current_mapped: bool,
+    /// Mapped blocks not yet freed, and the bytes requested for them.
+    mapped_blocks: usize,
+    mapped_bytes: usize,
+    /// The first region (null until the first malloc).
+    first: *mut Region,
+    /// The region the bump is in.
+    current: *mut Region,
+    /// Where the next block starts: everything from here to `end` is the
+    /// *top*, free memory no block covers. No free block ever ends here: it
+    /// joins the top instead.
+    bump: *mut u8,
+    /// The end of the memory we got for the current region.
+    end: *mut u8,
+    /// The free blocks, by size.
+    bins: Bins,
+    tally: Tally,
+}
+
+// SAFETY: the raw pointers point into memory this heap owns; moving the heap
+// to another thread moves that ownership with it.
+unsafe impl<S: Send, P: Send> Send for Heap<S, P> {}
+
+/// Bytes of payload a request of `size` occupies: rounded up to [`ALIGN`],
+/// and at least [`ALIGN`] so that `malloc(0)` gets a unique usable block.
+fn payload_size(size: usize) -> usize {
+    align_up(size.max(1), ALIGN)
+}
+
+impl<S: Break, P: Pages> Heap<S, P> {
+    /// Hands out a block of `size` bytes whose payload is aligned to `align`.
+    fn alloc(&mut self, size: usize, align: usize) -> *mut u8 {
+        if size > MAX_REQUEST || align > MAX_REQUEST {
+            return ptr::null_mut();
+        }
+        if !self.settings_read {
+            self.settings = Settings::from_env();
+            self.settings_read = true;
+        }
+        // ANCHOR: route
+        if size >= self.settings.mmap_threshold {
+            return self.alloc_mapped(size, align);
+        }
+        // ANCHOR_END: route
+        let payload = payload_size(size);
+        // ANCHOR: reuse
+        if align == ALIGN
+            && let Some(header) = self.bins.take(payload)
+        {
+            // SAFETY: a block just taken off its list is ours; what it has
+            // beyond `payload` goes back as a free block of its own.
+            unsafe {
+                self.shrink(header, HEADER + payload);
+                (*header).reuse(size);
+            }
+            self.tally.malloc(size);
+            return header.cast::<u8>().wrapping_add(HEADER);
+        }
+        // ANCHOR_END: reuse
+        let span = HEADER + payload;
+        // Enough for the block and the worst padding the alignment needs.
+        let worst = span + align.saturating_sub(ALIGN);
+        if !self.reserve(worst) {
+            return ptr::null_mut();
+        }
+        // ANCHOR: bump
+        // The payload must be aligned, and the header sits just before it.
+        let payload = align_up(self.bump as usize + HEADER, align) as *mut u8;
+        let header = payload.wrapping_sub(HEADER).cast::<Header>();
+        let padding = header as usize - self.bump as usize;
+        if padding > 0 {
+            // A memalign gap: keep it walkable as a padding block.
+            let filler = Header::new(Tag::Padding, 0, padding);
+            // SAFETY: the gap is inside reserved memory, ALIGN-aligned and at
+            // least HEADER bytes (both ends are ALIGN-aligned and distinct).
+            unsafe { self.bump.cast::<Header>().write(filler) };
+        }
+        // SAFETY: `header .. header + span` lies inside reserved memory; no
+        // free block ends at the bump, so the flag stays clear.
+        unsafe { header.write(Header::new(Tag::Live, size, span)) };
+        self.bump = header.cast::<u8>().wrapping_add(span);
+        // ANCHOR_END: bump
+        self.tally.malloc(size);
+        payload
+    }
+
+    /// Frees the block whose payload is at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of this heap.
+    unsafe fn free(&mut self, ptr: *mut u8) {
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        let block = unsafe { &mut *header };
+        if block.tag() == Some(Tag::Mapped) {
+            // SAFETY: a live mapped block of ours.
+            return unsafe { self.free_mapped(header) };
+        }
+        if block.tag() != Some(Tag::Live) {
+            return; // A double free we can see: ignore it (see the docs).
+        }
+        self.tally.free(block.size);
+        // SAFETY: a live block of ours, given back.
+        unsafe { self.release(header) };
+    }
+
+    /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a live block of this heap.
+    unsafe fn realloc(&mut self, ptr: *mut u8, size: usize) -> *mut u8 {
+        self.tally.realloc();
+        if size > MAX_REQUEST {
+            return ptr::null_mut();
+        }
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        if unsafe { (*header).tag() } == Some(Tag::Mapped) {
+            // SAFETY: a live mapped block of ours.
+            return unsafe { self.realloc_mapped(ptr, size) };
+        }
+        // SAFETY: a live block has a header just before its payload.
+        let old = unsafe { (*header).size };
+        // SAFETY: a live block of ours; `resize_in_place` keeps it whole.
+        if unsafe { self.resize_in_place(header, HEADER + payload_size(size)) } {
+            // SAFETY: as above.
+            unsafe { (*header).size = size };
+            self.tally.resize(old, size);
+            return ptr;
+        }
+        let new = self.alloc(size, ALIGN);
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; `old < size` here.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, old);
+                self.free(ptr);
+            }
+        }
+        new
+    }
+
+    /// The bytes in use in `region`: up to the bump for the current region.
+    fn region_end(&self, region: *mut Region) -> *mut u8 {
+        if region == self.current {
+            self.bump
+        } else {
+            // SAFETY: `region` is one of our region headers.
+            unsafe { (*region).end }
+        }
+    }
+}
+
+// SAFETY: heap blocks are cut from memory the source gave us, end to end
+// below the bump, so they never overlap; a mapped block has its own mapping;
+// payloads are aligned by `alloc` and `alloc_mapped`. A block is handed out
+// only from the top or from a bin, and a block is in a bin only while it is
+// free: freeing files it there (or into the top) after merging, and taking
+// it removes it, so no block is handed out twice.
+unsafe impl<S: Break, P: Pages> Malloc for Merge<S, P> {
+    fn malloc(&self, size: usize) -> *mut u8 {
+        self.heap.lock().alloc(size, ALIGN)
+    }
+
+    unsafe fn free(&self, ptr: *mut u8) {
+        if !ptr.is_null() {
+            // SAFETY: the caller passes a live block of ours.
+            unsafe { self.heap.lock().free(ptr) }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        if ptr.is_null() {
+            return self.malloc(size);
+        }
+        if size == 0 {
+            // SAFETY: the caller passes a live block of ours.
+            unsafe { self.free(ptr) };
+            return ptr::null_mut();
+        }
+        // SAFETY: the caller passes a live block of ours.
+        unsafe { self.heap.lock().realloc(ptr, size) }
+    }
+
+    fn memalign(&self, align: usize, size: usize) -> *mut u8 {
+        if !align.is_power_of_two() {
+            return ptr::null_mut();
+        }
+        let mut heap = self.heap.lock();
+        if align > ALIGN {
+            heap.tally.memalign();
+        }
+        heap.alloc(size, align.max(ALIGN))
+    }
+
+    unsafe fn usable_size(&self, ptr: *mut u8) -> usize {
+        if ptr.is_null() {
+            return 0;
+        }
+        let header = Header::of(ptr);
+        // SAFETY: a live block has a header just before its payload.
+        let block = unsafe { &*header };
+        if block.tag() == Some(Tag::Mapped) {
+            // Up to the end of the mapping.
+            let end = mapping_start::<P>(header).as_ptr() as usize + block.span();
+            return end - ptr as usize;
+        }
+        block.usable()
+    }
+
+    fn stats(&self) -> Stats {
+        let heap = self.heap.lock();
+        let mut stats = heap.tally.stats(heap.source.stats(), heap.pages.stats());
+        stats.locks = self.heap.acquisitions();
+        stats
+    }
+
+    fn check(&self) -> Result<(), HeapError> {
+        self.heap.lock().check()
+    }
+
+    fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        self.heap.lock().map(out)
+    }
+
+    fn lock_for_fork(&self) {
+        self.heap.acquire();
+    }
+
+    unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller matches this with `lock_for_fork`, which took
+        // the lock and keeps no guard.
+        unsafe { self.heap.release() }
+    }
+}

@@ -1,0 +1,360 @@
+//! The thread cache: small blocks without the lock, and to and from the heap
+//! in batches.
+//!
+//! Every `malloc` and `free` of stage 8 takes the heap's lock. With one
+//! thread, taking a free lock is an atomic instruction: most of the cost of
+//! a small malloc+free pair. With two threads on two processors it is worse:
+//! the lock's cache line travels between them on every call, and a thread
+//! that finds the lock taken must wait. glibc avoids the lock with its
+//! *tcache*: each thread keeps a few freed blocks of each small size for
+//! itself, and serves them again without any lock.
+//!
+//! Here each allocator has [`SLOTS`] caches; a thread claims one on first use
+//! (an atomic compare-and-swap, once) and from then on frees up to [`DEPTH`]
+//! blocks per class into it and takes them back out, with plain loads and
+//! stores. A cache is found from the address of a thread-local byte, which no
+//! two live threads share; when a thread exits, the next thread given the
+//! same address inherits its cache and the blocks in it.
+//!
+//! Blocks also travel between a cache and the heap *in batches*, so that a
+//! thread takes the lock once for many blocks: a class that keeps missing
+//! is refilled with more blocks each time (up to [`BATCH`]), and a full
+//! class gives its oldest [`BATCH`] blocks back at once. This is what lets
+//! a thread that only frees what another thread allocated (a consumer)
+//! take the lock once per [`BATCH`] frees, not once per free.
+//!
+//! The heap sees a cached block as handed out: its tag stays `Live` (only
+//! the heap, under its lock, writes tags), its requested size is 0, and its
+//! second payload word holds [`KEY`], as glibc's tcache marks its entries,
+//! so that a second `free` of it can be recognised (see [`ThreadCache::holds`]).
+//! The cache counts what passed through it, so that the stats and the heap
+//! check can tell the program's blocks from the cached ones.
+
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::bins::{next_link, read_link, write_link};
+use crate::block::{HEADER, Header};
+
+// ANCHOR: classes
+/// The cached sizes: every multiple of 16 up to 1024, as the heap's exact
+/// bins. A small request is rounded up to one of these.
+pub const CLASSES: usize = 64;
+
+/// The class of a request of `size` bytes, or `None` if it is not small.
+/// Computed, not searched: this runs on every `malloc`.
+#[inline]
+pub fn class_of(size: usize) -> Option<usize> {
+    if size > 16 * CLASSES {
+        return None;
+    }
+    Some(size.saturating_sub(1) / 16)
+}
+
+/// The payload of a block of class `class`.
+#[inline]
+pub fn class_size(class: usize) -> usize {
+    16 * (class + 1)
+}
+// ANCHOR_END: classes
+
+/// Caches per allocator: threads beyond this many use the lock every time.
+pub const SLOTS: usize = 64;
+
+/// Blocks a cache keeps per class before it gives some back.
+pub const DEPTH: usize = 16;
+
+/// The most blocks moved between a cache and the heap under one lock.
+pub const BATCH: usize = DEPTH / 2;
+
+/// Slots a thread tries before giving up (its own place, then neighbours).
+const PROBES: usize = 4;
+
+/// The mark in the second payload word of a cached block. glibc draws its
+/// `tcache_key` at random at start-up, so that a program cannot forge it;
+/// a constant keeps this lesson simple.
+pub const KEY: usize = 0x7ca5_4e0f_d00d_b10c;
+
+/// Where a cached block keeps [`KEY`]: its second payload word.
+#[inline]
+pub fn key_word(header: *mut Header) -> *mut usize {
+    header.cast::<u8>().wrapping_add(HEADER + 8).cast()
+}
+
+/// A short LIFO list of free blocks of one class, linked through payloads.
+#[derive(Clone, Copy)]
+struct Bin {
+    head: *mut Header,
+    len: usize,
+    /// Blocks the next refill asks the heap for: doubled at each refill,
+    /// halved when the bin overflows.
+    fill: usize,
+}
+
+/// Counters a cache keeps, written only by its owner (plain loads and
+/// stores), read by anyone for the stats and the heap check.
+pub struct Counters {
+    /// Mallocs the cache served.
+    pub mallocs: AtomicUsize,
+    /// Frees the cache kept.
+    pub frees: AtomicUsize,
+    /// Blocks the heap handed to the cache in refills.
+    pub refilled: AtomicUsize,
+    /// Blocks the cache gave back to the heap.
+    pub flushed: AtomicUsize,
+    /// What the heap's count of live bytes is off by: bytes requested of
+    /// blocks taken out, less those of blocks put in (may wrap).
+    pub bytes: AtomicUsize,
+}
+
+/// One thread's cache.
+pub struct ThreadCache {
+    /// The key of the thread that uses it (0: nobody yet).
+    owner: AtomicUsize,
+    bins: UnsafeCell<[Bin; CLASSES]>,
+    /// What passed through it.
+    pub counters: Counters,
+}
+
+/// Blocks taken out of a cache for the heap: a chain linked like a bin.
+pub struct Batch {
+    head: *mut Header,
+}
+
+impl Iterator for Batch {
+    type Item = *mut Header;
+    fn next(&mut self) -> Option<*mut Header> {
+        let header = self.head;
+        if header.is_null() {
+            return None;
+        }
+        // SAFETY: a block of the chain holds a link (the last one null).
+        self.head = unsafe { read_link(next_link(header)) };
+        Some(header)
+    }
+}
+
+impl ThreadCache {
+    /// An unclaimed, empty cache.
+    const fn empty() -> ThreadCache {
+        ThreadCache {
+            owner: AtomicUsize::new(0),
+            bins: UnsafeCell::new(
+                [Bin {
+                    head: ptr::null_mut(),
+                    len: 0,
+                    fill: 1,
+                }; CLASSES],
+            ),
+            counters: Counters {
+                mallocs: AtomicUsize::new(0),
+                frees: AtomicUsize::new(0),
+                refilled: AtomicUsize::new(0),
+                flushed: AtomicUsize::new(0),
+                bytes: AtomicUsize::new(0),
+            },
+        }
+    }
+
+    /// Bin `class`, for its owner.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    fn bin(&self, class: usize) -> &mut Bin {
+        // SAFETY: only the owning thread touches the bins (see
+        // `Caches::mine`), and it holds one reference at a time.
+        unsafe { &mut (*self.bins.get())[class] }
+    }
+
+    // EXERCISE BODY: pop
+    // EXERCISE BODY: push
+    // ANCHOR: cache_pop_push
+    /// Takes a cached block of class `class` for `size` bytes, if there is one.
+    #[inline]
+    pub fn pop(&self, class: usize, size: usize) -> Option<*mut Header> {
+        // Take the most recently cached block of class `class`, if the bin holds
+        // any: unlink it, clear its key word, count it (a malloc, and `size` more
+        // bytes) and return it.
+        todo!("hole `pop`");
+    }
+
+    /// Keeps a freed block of class `class` (which held `size` requested
+    /// bytes); false if the bin is full.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a block of ours that the program no longer uses.
+    #[inline]
+    pub unsafe fn push(&self, class: usize, header: *mut Header, size: usize) -> bool {
+        // Keep the block in bin `class` unless the bin already holds DEPTH blocks:
+        // link it in front, mark it with KEY, set its size word to 0, count it (a
+        // free, and `size` fewer bytes) and return whether it was kept.
+        todo!("hole `push`");
+    }
+    // ANCHOR_END: cache_pop_push
+
+    /// How many blocks the next refill of `class` should bring: twice as
+    /// many as the last time, up to [`BATCH`] (a class that keeps running
+    /// dry is in demand; one used once costs one block).
+    pub fn refill_size(&self, class: usize) -> usize {
+        let bin = self.bin(class);
+        let fill = bin.fill;
+        bin.fill = (fill * 2).min(BATCH);
+        fill
+    }
+
+    /// Keeps a block the heap just handed out for the cache (the heap counts
+    /// it as 0 bytes) to serve a later malloc of class `class`.
+    ///
+    /// # Safety
+    ///
+    /// `header` is a live block of ours of class `class`, which nobody
+    /// else uses, and the bin has room.
+    pub unsafe fn refill(&self, class: usize, header: *mut Header) {
+        // SAFETY: as the caller promises.
+        let kept = unsafe { self.push(class, header, 0) };
+        debug_assert!(kept);
+        // Not a free by the program.
+        add(&self.counters.frees, usize::MAX); // minus one, wrapping
+        add(&self.counters.refilled, 1);
+    }
+
+    /// Takes the [`BATCH`] oldest blocks of the full bin `class`, to give
+    /// them back to the heap; the newest stay, still warm in the
+    /// processor's cache.
+    pub fn take_oldest(&self, class: usize) -> Batch {
+        let bin = self.bin(class);
+        let keep = bin.len - BATCH;
+        let mut last = bin.head;
+        for _ in 1..keep {
+            // SAFETY: cached blocks hold a link.
+            last = unsafe { read_link(next_link(last)) };
+        }
+        // SAFETY: as above; the kept part now ends at `last`.
+        let oldest = unsafe { read_link(next_link(last)) };
+        // SAFETY: `last` is a cached block.
+        unsafe { write_link(next_link(last), ptr::null_mut()) };
+        bin.len = keep;
+        bin.fill = (bin.fill / 2).max(1);
+        add(&self.counters.flushed, BATCH);
+        Batch { head: oldest }
+    }
+
+    /// Whether `header` is in bin `class` of this cache: a freed block
+    /// carries [`KEY`], but so might a program's data by chance, so the bin
+    /// is searched before anything is called a double free.
+    pub fn holds(&self, class: usize, header: *mut Header) -> bool {
+        let bin = self.bin(class);
+        let mut at = bin.head;
+        for _ in 0..bin.len {
+            if at == header {
+                return true;
+            }
+            // SAFETY: cached blocks hold a link.
+            at = unsafe { read_link(next_link(at)) };
+        }
+        false
+    }
+}
+
+/// Adds to a counter only its owner writes: a plain load and store, no
+/// atomic read-modify-write (that is the instruction the cache avoids).
+#[inline]
+fn add(counter: &AtomicUsize, n: usize) {
+    let value = counter.load(Ordering::Relaxed).wrapping_add(n);
+    counter.store(value, Ordering::Relaxed);
+}
+
+/// All the thread caches of one allocator.
+pub struct Caches {
+    slots: [ThreadCache; SLOTS],
+}
+
+// SAFETY: a slot's bins are used only by the thread whose key is in its
+// `owner`, claimed with a compare-and-swap; no two live threads share a key.
+// The counters are atomics.
+unsafe impl Sync for Caches {}
+
+// SAFETY: the bins point into the allocator's own heap, which moves with it.
+unsafe impl Send for Caches {}
+
+/// What all the caches did, added up (see [`Counters`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Totals {
+    /// Mallocs the caches served.
+    pub mallocs: usize,
+    /// Frees the caches kept.
+    pub frees: usize,
+    /// Blocks the heap handed to caches.
+    pub refilled: usize,
+    /// Blocks the caches gave back.
+    pub flushed: usize,
+    /// The correction to the heap's live bytes.
+    pub bytes: usize,
+}
+
+impl Totals {
+    /// Blocks in the caches now.
+    pub fn held(&self) -> usize {
+        (self.frees + self.refilled).wrapping_sub(self.mallocs + self.flushed)
+    }
+}
+
+impl Caches {
+    /// No cache claimed yet.
+    pub const fn new() -> Self {
+        Caches {
+            slots: [const { ThreadCache::empty() }; SLOTS],
+        }
+    }
+
+    // ANCHOR: mine
+    /// The calling thread's cache: the slot it claimed before, or a free
+    /// one near its place, claimed now. `None` if those are all taken.
+    #[inline]
+    pub fn mine(&self) -> Option<&ThreadCache> {
+        let key = thread_key();
+        // Thread-local addresses of different threads lie far apart: mix
+        // the bits so that neighbouring threads get different places.
+        let place = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58;
+        (0..PROBES)
+            .map(|i| &self.slots[(place + i) % SLOTS])
+            .find(|slot| {
+                let owner = slot.owner.load(Ordering::Acquire);
+                owner == key
+                    || owner == 0
+                        && slot
+                            .owner
+                            .compare_exchange(0, key, Ordering::Acquire, Ordering::Relaxed)
+                            .is_ok()
+            })
+    }
+    // ANCHOR_END: mine
+
+    /// Over every cache: what passed through them.
+    pub fn totals(&self) -> Totals {
+        let read = |counter: &AtomicUsize| counter.load(Ordering::Relaxed);
+        self.slots.iter().fold(Totals::default(), |t, slot| {
+            let c = &slot.counters;
+            Totals {
+                mallocs: t.mallocs.wrapping_add(read(&c.mallocs)),
+                frees: t.frees.wrapping_add(read(&c.frees)),
+                refilled: t.refilled.wrapping_add(read(&c.refilled)),
+                flushed: t.flushed.wrapping_add(read(&c.flushed)),
+                bytes: t.bytes.wrapping_add(read(&c.bytes)),
+            }
+        })
+    }
+}
+
+/// A number no other live thread has: the address of a thread-local byte.
+#[inline]
+fn thread_key() -> usize {
+    // Thread-locals need std; the rest of the stage does not.
+    extern crate std;
+    std::thread_local! {
+        // `const` and without `Drop`: reading it registers no destructor.
+        static KEY: u8 = const { 0 };
+    }
+    KEY.with(|key| key as *const u8 as usize)
+}

@@ -1,0 +1,89 @@
+//! Stage 9's own behaviour (the shared suite in tests/ checks the C
+//! contract, also with threads; lessons.rs counts the lock).
+
+use exercise9_threads::{Settings, Threaded};
+use malloc_core::{Malloc, SimBreak, SimPages};
+
+fn heap() -> Threaded<SimBreak, SimPages> {
+    Threaded::with_settings(SimBreak::new(), SimPages::new(), Some(Settings::DEFAULT))
+}
+
+#[test]
+fn small_frees_wait_in_the_thread_cache() {
+    let heap = heap();
+    let blocks: Vec<_> = [20, 20, 100, 3000, 40]
+        .iter()
+        .map(|&n| heap.malloc(n))
+        .collect();
+    // SAFETY: live blocks, freed once.
+    unsafe {
+        heap.free(blocks[0]);
+        heap.free(blocks[2]);
+    }
+    let mut map = String::new();
+    heap.heap_map(&mut map).unwrap();
+    // Small blocks freed by this thread wait in its cache, not in the bins.
+    assert!(
+        map.lines().any(|line| line == "free blocks by bin:"),
+        "{map}"
+    );
+    assert!(map.matches("cached").count() >= 2, "{map}");
+    // The program's view: three blocks live, whatever the caches hold.
+    let stats = heap.stats();
+    assert_eq!(stats.live_blocks, 3, "{stats:?}");
+    assert_eq!(stats.live_bytes, 20 + 3000 + 40, "{stats:?}");
+    assert_eq!((stats.mallocs, stats.frees), (5, 2), "{stats:?}");
+    heap.check().unwrap();
+}
+
+#[test]
+fn a_class_in_demand_is_refilled_in_batches() {
+    let heap = heap();
+    let before = heap.stats().locks;
+    let blocks: Vec<_> = (0..1000).map(|_| heap.malloc(64)).collect();
+    let locks = heap.stats().locks - before;
+    // Refills double up to a batch: the lock is taken about once per batch.
+    assert!(locks < 1000 / 4, "{locks} locks for 1000 mallocs");
+    for p in blocks {
+        // SAFETY: live blocks, freed once.
+        unsafe { heap.free(p) };
+    }
+    let stats = heap.stats();
+    assert_eq!((stats.live_blocks, stats.live_bytes), (0, 0), "{stats:?}");
+    heap.check().unwrap();
+}
+
+#[test]
+fn blocks_freed_by_another_thread_come_back() {
+    let heap = heap();
+    let blocks: Vec<usize> = (0..10_000)
+        .map(|i| heap.malloc(16 + i % 500) as usize)
+        .collect();
+    let peak = heap.stats().footprint();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for &p in &blocks {
+                // SAFETY: live blocks of `heap` from the other thread,
+                // freed once.
+                unsafe { heap.free(p as *mut u8) };
+            }
+        });
+    });
+    let stats = heap.stats();
+    assert_eq!((stats.live_blocks, stats.live_bytes), (0, 0), "{stats:?}");
+    heap.check().unwrap();
+    // The other thread's cache keeps at most DEPTH blocks per class (here
+    // 32 classes, at most 16 × 528 bytes each); the rest went back to the
+    // heap, where this thread reuses them.
+    let again: Vec<_> = (0..10_000).map(|i| heap.malloc(16 + i % 500)).collect();
+    let kept = 32 * 16 * 528;
+    assert!(
+        heap.stats().footprint() <= peak + kept,
+        "{:?}",
+        heap.stats()
+    );
+    for p in again {
+        // SAFETY: live blocks, freed once.
+        unsafe { heap.free(p) };
+    }
+}
