@@ -44,11 +44,19 @@ fn cells(results: &Results, row: &Row) -> Vec<String> {
         Some(n) => format!(">= {}", thousands(n)),
         None => "n/a".to_string(),
     };
+    // A footprint known only from below makes the utilization an upper bound.
+    let (at_least, at_most) = if row.footprint_at_least {
+        (">= ", "<= ")
+    } else {
+        ("", "")
+    };
     vec![
         label,
         time,
-        row.footprint.map_or("n/a".into(), bytes),
-        percent(row.utilization),
+        row.footprint
+            .map_or("n/a".into(), |f| format!("{at_least}{}", bytes(f))),
+        row.utilization
+            .map_or("-".into(), |u| format!("{at_most}{}", percent(Some(u)))),
         syscalls,
         thousands(row.page_faults),
     ]
@@ -75,9 +83,15 @@ pub fn text(results: &Results) -> String {
         out.push('\n');
     }
     let latency = latency_rows(results);
+    let skipped = latency_skipped(results);
     if latency.len() > 1 {
         out.push_str("Latency of single calls (ns; p50 / p99 / p99.9 / max):\n");
         out.push_str(&table(&latency, 2));
+    }
+    if let Some(skipped) = &skipped {
+        let _ = writeln!(out, "  {skipped}");
+    }
+    if latency.len() > 1 || skipped.is_some() {
         out.push('\n');
     }
     out.push_str("Targets:\n");
@@ -118,10 +132,16 @@ pub fn markdown(results: &Results, charts: &[(&str, &str)]) -> String {
         out.push('\n');
     }
     let latency = latency_rows(results);
-    if latency.len() > 1 {
+    let skipped = latency_skipped(results);
+    if latency.len() > 1 || skipped.is_some() {
         out.push_str("## Latency\n\nSingle calls, in ns: p50 / p99 / p99.9 / max.\n\n");
+    }
+    if latency.len() > 1 {
         out.push_str(&markdown_table(&latency));
         out.push('\n');
+    }
+    if let Some(skipped) = skipped {
+        let _ = writeln!(out, "{skipped}\n");
     }
     out.push_str("## Targets\n\n");
     for (line, met) in targets(results) {
@@ -145,7 +165,25 @@ fn markdown_table(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Latency rows: workload, then one column per allocator measured.
+/// Which workloads have no latency row and why, if any.
+fn latency_skipped(results: &Results) -> Option<String> {
+    let names: Vec<&str> = results
+        .workloads
+        .iter()
+        .filter(|w| w.threads > 1)
+        .map(|w| w.name.as_str())
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "Latency is not measured on the multi-threaded workloads ({}): a call's time there \
+             says as much about what the other thread was doing as about the call.",
+            names.join(", ")
+        )
+    })
+}
+
+/// Latency rows: workload, then one column per allocator measured (the
+/// multi-threaded workloads have none).
 fn latency_rows(results: &Results) -> Vec<Vec<String>> {
     let measured: Vec<&str> = results
         .allocators
@@ -168,7 +206,7 @@ fn latency_rows(results: &Results) -> Vec<Vec<String>> {
             .map_or(key.to_string(), |a| a.label.clone())
     }));
     let mut rows = vec![heading];
-    for w in &results.workloads {
+    for w in results.workloads.iter().filter(|w| w.threads == 1) {
         let mut row = vec![w.name.clone()];
         for key in &measured {
             let p = w
@@ -272,6 +310,82 @@ pub fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::bench::results::{AllocatorInfo, Machine, Row};
+
+    /// A row of `key` with a median `ratio` and runs from `min` to `max`.
+    fn row(key: &str, ratio: f64, min: f64, max: f64) -> Row {
+        Row {
+            allocator: key.to_string(),
+            ns_per_op: Some(10.0 * ratio),
+            ratio: Some(ratio),
+            ratio_min: Some(min),
+            ratio_max: Some(max),
+            footprint: Some(1 << 20),
+            footprint_at_least: false,
+            utilization: Some(50.0),
+            syscalls: Some(3),
+            syscalls_exact: true,
+            page_faults: 10,
+            out_of_memory_at: None,
+            latency: None,
+            error: None,
+        }
+    }
+
+    /// A run of glibc, stage 3 and stage 6 where stage 6 (the top) has
+    /// `ratios` (median, fastest run) on the named workloads.
+    fn results(ratios: &[(&str, f64, f64)]) -> Results {
+        let allocators = ["system", "stage6", "stage3"]
+            .map(|key| AllocatorInfo {
+                key: key.to_string(),
+                label: key.to_string(),
+            })
+            .to_vec();
+        let workloads = ratios
+            .iter()
+            .map(|&(name, ratio, min)| WorkloadResult {
+                name: name.to_string(),
+                about: "A workload.".to_string(),
+                threads: if name.starts_with("threads") { 2 } else { 1 },
+                ops: 100,
+                live_peak: 1000,
+                rows: vec![
+                    row("system", 1.0, 0.9, 1.1),
+                    row("stage3", 9.0, 9.0, 9.0),
+                    row("stage6", ratio, min, ratio + 0.1),
+                ],
+            })
+            .collect();
+        Results {
+            command: "cargo workbook bench".to_string(),
+            machine: Machine {
+                cpu: "a CPU".to_string(),
+                cpus: 2,
+                kernel: "6".to_string(),
+                glibc: "2.36".to_string(),
+                mimalloc: "3".to_string(),
+            },
+            size: "full".to_string(),
+            runs: 5,
+            allocators,
+            workloads,
+            notes: Vec::new(),
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_sampled_footprint_reads_as_a_bound() {
+        let r = results(&[("threads-churn", 1.0, 0.9)]);
+        let mut glibc = r.workloads[0].rows[0].clone();
+        glibc.footprint_at_least = true;
+        let cells = cells(&r, &glibc);
+        assert_eq!(cells[2], ">= 1.0 MiB");
+        assert_eq!(cells[3], "<= 50.0%");
+        let text = text(&r);
+        assert!(text.contains("not measured on the multi-threaded workloads (threads-churn)"));
+    }
 
     #[test]
     fn thousands_are_separated() {
