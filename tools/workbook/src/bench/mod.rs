@@ -16,7 +16,7 @@
 //!
 //! Files: [`workloads`] (what runs), [`threads`] (the multi-threaded
 //! ones), [`child`] (one measurement), [`measure`] (all of them),
-//! [`results`], [`table`], [`charts`].
+//! [`results`], [`table`] (with the targets), [`reference`], [`charts`].
 
 mod allocators;
 mod charts;
@@ -25,6 +25,7 @@ mod glibc_watch;
 mod measure;
 mod probe;
 mod progress;
+mod reference;
 mod results;
 mod table;
 mod threads;
@@ -111,6 +112,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
         args.stages.clone()
     };
     let allocators = allocators::chosen(&stages);
+    // Single-call latency: the references and the top stage measured.
+    let top = allocators
+        .iter()
+        .filter(|a| a.stage.is_some())
+        .max_by_key(|a| a.stage)
+        .map(|a| a.key.as_str());
+    let latency_of: Vec<&str> = ["system", "mimalloc"].into_iter().chain(top).collect();
     let scratch = std::env::temp_dir().join(format!("workbook-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
         .map_err(|e| Input(format!("cannot create {}: {e}", scratch.display())))?;
@@ -119,7 +127,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         allocators: &allocators,
         runs: usize::from(args.runs),
         budget,
-        latency_of: &["system", "mimalloc", "stage6"],
+        latency_of: &latency_of,
         scratch: &scratch,
     };
 
