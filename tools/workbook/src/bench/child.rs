@@ -4,7 +4,8 @@
 //! TRACE`) for every measurement, so that each allocator starts fresh: its
 //! own break, its own mappings, no pages faulted in by an earlier run, and
 //! for glibc and mimalloc no heap warmed up by another allocator's run. The
-//! child replays the trace once and prints one line of JSON: a [`Sample`].
+//! child replays the trace (or runs the multi-threaded workload) once and
+//! prints one line of JSON: a [`Sample`].
 
 use std::path::Path;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::allocators::{self, SYSTEM};
 use super::glibc_watch::GlibcWatch;
 use super::probe::Probe;
+use super::threads::{self, Threaded};
 
 /// What a child measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -39,6 +41,11 @@ pub struct Sample {
     pub live_peak: usize,
     /// Peak footprint in bytes, if this measurement can tell it.
     pub footprint: Option<usize>,
+    /// Whether `footprint` is only a lower bound: read now and then while
+    /// threads ran, not followed op by op (glibc on the multi-threaded
+    /// workloads).
+    #[serde(default)]
+    pub footprint_at_least: bool,
     /// System calls: exact for the stages (they count them), a lower bound
     /// for glibc (how often its footprint changed), none for mimalloc.
     pub syscalls: Option<u64>,
@@ -109,19 +116,64 @@ pub fn run(key: &str, mode: Mode, trace_path: &Path, budget: u64) -> Result<(), 
     };
     let out_of_memory_at = probe.first_null();
     let latency = (mode == Mode::Latency).then(|| percentiles(probe.into_latencies()));
-    let sample = Sample {
+    print(&Sample {
         ops: replay.ops,
         ns_per_op: replay.ns_per_op(),
         live_peak: replay.live_peak,
         footprint,
+        footprint_at_least: false,
         syscalls,
         page_faults: replay.page_faults,
         out_of_memory_at,
         latency,
+    })
+}
+
+/// Runs one measurement of a multi-threaded workload and prints its
+/// [`Sample`] as JSON on stdout. Memory as for a trace, except glibc's:
+/// one of the threads reads `mallinfo2` now and then (a lower bound of the
+/// peak), since following it op by op would need a lock around both threads.
+pub fn run_threaded(key: &str, mode: Mode, work: Threaded, budget: u64) -> Result<(), String> {
+    if mode == Mode::Latency {
+        return Err("single-call latency is not measured on multi-threaded workloads".into());
+    }
+    let made = allocators::make(key).ok_or_else(|| format!("no allocator {key}"))?;
+    let allocator: &dyn Malloc = &*made;
+    let is_stage = key.starts_with("stage");
+    // One call first, outside the measurement, as for a trace (each thread
+    // makes its own too).
+    // SAFETY: a block just returned, freed once.
+    unsafe { allocator.free(allocator.malloc(1)) };
+
+    let sample_memory = key == SYSTEM && mode == Mode::Memory;
+    let out = threads::run(allocator, work, sample_memory, is_stage.then_some(budget));
+    let footprint = match key {
+        SYSTEM if !sample_memory => None,
+        _ => Some(out.footprint_peak()),
     };
+    let syscalls = if is_stage {
+        Some(out.syscalls())
+    } else {
+        out.sampled.map(|(_, changes)| changes)
+    };
+    print(&Sample {
+        ops: usize::try_from(out.ops).unwrap_or(usize::MAX),
+        ns_per_op: out.ns_per_op(),
+        live_peak: out.live_peak,
+        footprint,
+        footprint_at_least: sample_memory,
+        syscalls,
+        page_faults: out.page_faults,
+        out_of_memory_at: out.out_of_memory_at,
+        latency: None,
+    })
+}
+
+/// Prints a sample as one line of JSON, for the parent to read.
+fn print(sample: &Sample) -> Result<(), String> {
     println!(
         "{}",
-        serde_json::to_string(&sample).map_err(|e| e.to_string())?
+        serde_json::to_string(sample).map_err(|e| e.to_string())?
     );
     Ok(())
 }
@@ -142,7 +194,7 @@ fn read_and_keep(path: &Path) -> Result<&'static Trace, String> {
 
 /// Limits the process's data size (break and private mappings) to what it
 /// uses now plus `budget` bytes; returns the old limit.
-fn limit_data(budget: u64) -> libc::rlimit {
+pub(super) fn limit_data(budget: u64) -> libc::rlimit {
     let now = data_size().unwrap_or(0);
     // SAFETY: an all-zero rlimit is a valid value of this plain C struct.
     let mut old: libc::rlimit = unsafe { std::mem::zeroed() };
@@ -158,7 +210,7 @@ fn limit_data(budget: u64) -> libc::rlimit {
 }
 
 /// Puts the data-size limit back, so the child can print its results.
-fn restore_data_limit(old: libc::rlimit) {
+pub(super) fn restore_data_limit(old: libc::rlimit) {
     // SAFETY: a valid rlimit, as it was before.
     unsafe { libc::setrlimit(libc::RLIMIT_DATA, &old) };
 }

@@ -1,7 +1,8 @@
 //! Running the measurements: every workload on every allocator, each run in
 //! a fresh child process, the allocators taking turns.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::path::Path;
 use std::process::Command;
 
 use super::allocators::{Allocator, SYSTEM};
@@ -39,15 +40,18 @@ pub struct Plan<'a> {
 }
 
 impl Plan<'_> {
-    /// Child processes `workloads` workloads take: the progress bar's total.
-    pub fn steps(&self, workloads: usize) -> usize {
+    /// Child processes `workloads` take: the progress bar's total.
+    pub fn steps(&self, workloads: &[Workload]) -> usize {
         let latency = self
             .allocators
             .iter()
             .filter(|a| self.latency_of.contains(&a.key.as_str()))
             .count();
-        let per_workload = self.allocators.len() * self.runs + 1 + latency;
-        self.allocators.len() + workloads * per_workload
+        let per_workload = |w: &Workload| {
+            let latency = if times_single_calls(w) { latency } else { 0 };
+            self.allocators.len() * self.runs + 1 + latency
+        };
+        self.allocators.len() + workloads.iter().map(per_workload).sum::<usize>()
     }
 
     /// Measures `workload` on every allocator; one result per allocator, in
@@ -59,7 +63,7 @@ impl Plan<'_> {
         warm_up: bool,
         progress: &mut Progress,
     ) -> Result<Vec<Measured>, String> {
-        let path = self.trace_file(workload)?;
+        let input = self.input(workload)?;
         let mut results = vec![Measured::default(); self.allocators.len()];
         let n = self.allocators.len();
         // Round 0 warms up (caches, the binary's pages, the CPU's clock) and
@@ -76,7 +80,7 @@ impl Plan<'_> {
                 if result.error.is_some() {
                     continue;
                 }
-                match child(&self.allocators[index].key, Mode::Time, &path, self.budget) {
+                match child(&self.allocators[index].key, Mode::Time, &input, self.budget) {
                     Ok(sample) if round > 0 => {
                         result.times.push(sample.ns_per_op);
                         if result.times.len() == 1 {
@@ -92,14 +96,14 @@ impl Plan<'_> {
             let key = allocator.key.as_str();
             if key == SYSTEM {
                 progress.step(&workload.name);
-                match child(key, Mode::Memory, &path, self.budget) {
+                match child(key, Mode::Memory, &input, self.budget) {
                     Ok(sample) => result.memory = Some(sample),
                     Err(e) => result.error = Some(e),
                 }
             }
-            if self.latency_of.contains(&key) {
+            if self.latency_of.contains(&key) && times_single_calls(workload) {
                 progress.step(&workload.name);
-                if let Ok(sample) = child(key, Mode::Latency, &path, self.budget) {
+                if let Ok(sample) = child(key, Mode::Latency, &input, self.budget) {
                     result.latency = sample.latency;
                 }
             }
@@ -107,25 +111,35 @@ impl Plan<'_> {
         Ok(results)
     }
 
-    /// The `.rep` file a child reads: the workload's own file, or the made
-    /// trace written to the scratch folder.
-    fn trace_file(&self, workload: &Workload) -> Result<PathBuf, String> {
+    /// What the child is told to run: a `.rep` file (the workload's own, or
+    /// the made trace written to the scratch folder), or a multi-threaded
+    /// workload by its spec.
+    fn input(&self, workload: &Workload) -> Result<Vec<OsString>, String> {
         match &workload.source {
-            Source::File(path) => Ok(path.clone()),
+            Source::File(path) => Ok(vec![path.into()]),
             Source::Made(trace) => {
                 let path = self
                     .scratch
                     .join(format!("{}.rep", workload.name.replace('/', "-")));
                 std::fs::write(&path, trace.to_string())
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                Ok(path)
+                Ok(vec![path.into()])
             }
+            Source::Threads(work) => Ok(vec!["--threaded".into(), work.to_string().into()]),
         }
     }
 }
 
-/// Runs one measurement in a child process (this program, `bench --child`).
-fn child(key: &str, mode: Mode, trace: &Path, budget: u64) -> Result<Sample, String> {
+/// Whether single calls are timed on `workload` (the latency table): not
+/// on the multi-threaded ones, where a call's time says as much about what
+/// the other thread was doing as about the call.
+fn times_single_calls(workload: &Workload) -> bool {
+    workload.threads() == 1
+}
+
+/// Runs one measurement in a child process (this program, `bench --child`);
+/// `input`: the child's arguments that say what to run.
+fn child(key: &str, mode: Mode, input: &[OsString], budget: u64) -> Result<Sample, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let mode_name = match mode {
         Mode::Time => "time",
@@ -135,7 +149,7 @@ fn child(key: &str, mode: Mode, trace: &Path, budget: u64) -> Result<Sample, Str
     let output = Command::new(exe)
         .args(["bench", "--child", key, "--mode", mode_name, "--budget"])
         .arg(budget.to_string())
-        .arg(trace)
+        .args(input)
         .output()
         .map_err(|e| format!("cannot start a measurement: {e}"))?;
     if !output.status.success() {

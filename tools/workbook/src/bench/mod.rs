@@ -10,11 +10,13 @@
 //!   moment of the machine falls on all of them; times are medians and are
 //!   always divided by glibc's median in the same run.
 //! - Footprint: the stages count it exactly; glibc's comes from a separate
-//!   run that follows `mallinfo2` op by op ([`glibc_watch`]); mimalloc's is
-//!   its own count of committed memory.
+//!   run that follows `mallinfo2` op by op ([`glibc_watch`]) (on the
+//!   multi-threaded workloads: reads it now and then, a lower bound);
+//!   mimalloc's is its own count of committed memory.
 //!
-//! Files: [`workloads`] (what runs), [`child`] (one measurement),
-//! [`measure`] (all of them), [`results`], [`table`], [`charts`].
+//! Files: [`workloads`] (what runs), [`threads`] (the multi-threaded
+//! ones), [`child`] (one measurement), [`measure`] (all of them),
+//! [`results`], [`table`] (with the targets), [`reference`], [`charts`].
 
 mod allocators;
 mod charts;
@@ -23,8 +25,10 @@ mod glibc_watch;
 mod measure;
 mod probe;
 mod progress;
+mod reference;
 mod results;
 mod table;
+mod threads;
 mod workloads;
 
 use std::path::{Path, PathBuf};
@@ -75,6 +79,10 @@ pub struct Args {
     /// Internal: bytes a stage may take before its requests fail.
     #[arg(long, hide = true, default_value_t = 1 << 30)]
     budget: u64,
+    /// Internal: the multi-threaded workload the child runs (`churn:OPS`,
+    /// `handoff:OPS`), instead of a trace.
+    #[arg(long, hide = true, value_name = "KIND:OPS")]
+    threaded: Option<threads::Threaded>,
 }
 
 /// The repository's root (this crate is tools/workbook).
@@ -86,10 +94,13 @@ fn root() -> PathBuf {
 /// Runs the `bench` command.
 pub fn run(args: Args) -> Result<(), Failure> {
     if let Some(key) = &args.child {
+        if let Some(work) = args.threaded {
+            return child::run_threaded(key, args.mode, work, args.budget).map_err(Input);
+        }
         let trace = args
             .traces
             .first()
-            .ok_or(Usage("--child needs a trace".into()))?;
+            .ok_or(Usage("--child needs a trace or --threaded".into()))?;
         return child::run(key, args.mode, trace, args.budget).map_err(Input);
     }
     let started = Instant::now();
@@ -104,6 +115,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
         args.stages.clone()
     };
     let allocators = allocators::chosen(&stages);
+    // Single-call latency: the references and the top stage measured.
+    let top = allocators
+        .iter()
+        .filter(|a| a.stage.is_some())
+        .max_by_key(|a| a.stage)
+        .map(|a| a.key.as_str());
+    let latency_of: Vec<&str> = ["system", "mimalloc"].into_iter().chain(top).collect();
     let scratch = std::env::temp_dir().join(format!("workbook-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
         .map_err(|e| Input(format!("cannot create {}: {e}", scratch.display())))?;
@@ -112,11 +130,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
         allocators: &allocators,
         runs: usize::from(args.runs),
         budget,
-        latency_of: &["system", "mimalloc", "stage6"],
+        latency_of: &latency_of,
         scratch: &scratch,
     };
 
-    let mut progress = Progress::new(plan.steps(workloads.len()));
+    let mut progress = Progress::new(plan.steps(&workloads));
     let mut measured = Vec::new();
     for (i, workload) in workloads.iter().enumerate() {
         let mut results = plan
@@ -126,6 +144,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         measured.push(results::WorkloadResult {
             name: workload.name.clone(),
             about: workload.about.clone(),
+            threads: workload.threads(),
             ops,
             live_peak,
             rows: results::rows(&allocators, &mut results),
@@ -196,7 +215,9 @@ fn shape(workload: &Workload, results: &[measure::Measured]) -> (usize, usize) {
     match (sample, &workload.source) {
         (Some(shape), _) => shape,
         (None, workloads::Source::Made(trace)) => (trace.ops.len(), trace.peak_live_bytes()),
-        (None, _) => (0, 0),
+        // Its peak live bytes are counted while it runs.
+        (None, workloads::Source::Threads(work)) => (work.ops, 0),
+        (None, workloads::Source::File(_)) => (0, 0),
     }
 }
 
@@ -268,8 +289,9 @@ fn notes(runs: usize, budget: u64) -> Vec<String> {
              {runs} rounds in which the allocators take turns. The ratio is the median time over \
              glibc's median; min–max are the fastest and slowest runs over the same median."
         ),
-        "Every allocator is called the same way (through `dyn Malloc` and one thin wrapper), \
-         and the replay writes the first and last byte of every block, as a program would."
+        "Every allocator is called the same way (through `dyn Malloc` and one thin wrapper; \
+         on the multi-threaded workloads through `&dyn Malloc` alone), and every block's first \
+         and last byte are written, as a program would."
             .to_string(),
         "Peak footprint: bytes taken from the OS (break + mappings) at their peak. Stages count \
          it exactly; glibc's comes from a separate run that reads mallinfo2 (arena + mmapped \
@@ -284,13 +306,34 @@ fn notes(runs: usize, budget: u64) -> Vec<String> {
          mimalloc's are not counted (n/a)."
             .to_string(),
         format!(
+            "Multi-threaded workloads (threads-*): two threads on one allocator, started \
+             together. Each thread's sizes and choices come from a fixed seed and are made before \
+             the clock starts, as are the tables of live blocks and the handoff's ring of {ring} \
+             pointers (with std's allocator). Time: wall time from the first thread's start to \
+             the last one's end, over both threads' ops (the churn's threads each fill their live \
+             set, then wait for each other, then churn). Footprint and syscalls: exact for the \
+             stages, mimalloc's as above; glibc's footprint is a lower bound (\">=\", so its \
+             utilization is an upper bound, \"<=\"): in the separate memory run one thread reads \
+             mallinfo2, which adds up every arena (the main one and each thread's), every \
+             {every} of its ops, so a peak between two reads can be missed; its syscalls are the \
+             changes between reads. Peak live is counted by the workload, the same way for every \
+             allocator: the two threads' own peaks added (churn; a few percent above their peak \
+             together at most), or the most bytes the consumer found waiting in the ring \
+             when it looked (handoff; a lower bound). Out of memory: both threads' ops \
+             when a request was first refused (the other thread stops at its next step). Page \
+             faults: both threads'.",
+            ring = threads::RING,
+            every = threads::SAMPLE_EVERY,
+        ),
+        format!(
             "Stages run with a data-size limit of {} (RLIMIT_DATA): stages that never reuse \
              memory stop there and are shown as out of memory at the op that first failed.",
             crate::units::bytes(budget as usize)
         ),
         "Latency: every call timed alone in one more fresh run; the timer's own cost (its \
          median, about 20 ns) is subtracted. A max of a few ms is the process being preempted \
-         on a busy machine, not the allocator."
+         on a busy machine, not the allocator. Not measured on the multi-threaded workloads: a \
+         call's time there says as much about what the other thread was doing as about the call."
             .to_string(),
     ]
 }

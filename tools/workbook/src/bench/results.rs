@@ -60,12 +60,20 @@ pub struct WorkloadResult {
     pub name: String,
     /// What it does, in one sentence.
     pub about: String,
+    /// Threads that run it at once.
+    #[serde(default = "one")]
+    pub threads: usize,
     /// Its ops.
     pub ops: usize,
     /// Peak live requested bytes.
     pub live_peak: usize,
     /// One row per allocator, in the run's order.
     pub rows: Vec<Row>,
+}
+
+/// Results written before multi-threaded workloads existed had one thread.
+fn one() -> usize {
+    1
 }
 
 /// One allocator on one workload.
@@ -83,6 +91,11 @@ pub struct Row {
     pub ratio_max: Option<f64>,
     /// Peak footprint in bytes.
     pub footprint: Option<usize>,
+    /// Whether `footprint` is only a lower bound (and `utilization` an
+    /// upper bound): glibc's on the multi-threaded workloads, read now and
+    /// then rather than followed op by op.
+    #[serde(default)]
+    pub footprint_at_least: bool,
     /// Peak utilization in percent.
     pub utilization: Option<f64>,
     /// System calls (see `syscalls_exact`).
@@ -136,6 +149,7 @@ pub fn rows(allocators: &[Allocator], measured: &mut [Measured]) -> Vec<Row> {
                 ratio_min: ratio(min),
                 ratio_max: ratio(max),
                 footprint: memory.footprint,
+                footprint_at_least: memory.footprint_at_least,
                 utilization,
                 syscalls: memory.syscalls,
                 syscalls_exact: allocator.stage.is_some(),

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::reference;
 use super::results::{Results, Row, WorkloadResult};
 use crate::table::table;
 use crate::units::{bytes, percent};
@@ -44,11 +45,19 @@ fn cells(results: &Results, row: &Row) -> Vec<String> {
         Some(n) => format!(">= {}", thousands(n)),
         None => "n/a".to_string(),
     };
+    // A footprint known only from below makes the utilization an upper bound.
+    let (at_least, at_most) = if row.footprint_at_least {
+        (">= ", "<= ")
+    } else {
+        ("", "")
+    };
     vec![
         label,
         time,
-        row.footprint.map_or("n/a".into(), bytes),
-        percent(row.utilization),
+        row.footprint
+            .map_or("n/a".into(), |f| format!("{at_least}{}", bytes(f))),
+        row.utilization
+            .map_or("-".into(), |u| format!("{at_most}{}", percent(Some(u)))),
         syscalls,
         thousands(row.page_faults),
     ]
@@ -75,16 +84,24 @@ pub fn text(results: &Results) -> String {
         out.push('\n');
     }
     let latency = latency_rows(results);
+    let skipped = latency_skipped(results);
     if latency.len() > 1 {
         out.push_str("Latency of single calls (ns; p50 / p99 / p99.9 / max):\n");
         out.push_str(&table(&latency, 2));
+    }
+    if let Some(skipped) = &skipped {
+        let _ = writeln!(out, "  {skipped}");
+    }
+    if latency.len() > 1 || skipped.is_some() {
         out.push('\n');
     }
-    out.push_str("Targets:\n");
-    for (line, met) in targets(results) {
-        let _ = writeln!(out, "  [{}] {line}", if met { "x" } else { " " });
+    if let Some(targets) = targets(results) {
+        let _ = writeln!(out, "Targets: {}", targets.intro);
+        for (line, met) in &targets.lines {
+            let _ = writeln!(out, "  [{}] {line}", if *met { "x" } else { " " });
+        }
+        out.push('\n');
     }
-    out.push('\n');
     for note in &results.notes {
         let _ = writeln!(out, "- {note}");
     }
@@ -118,14 +135,22 @@ pub fn markdown(results: &Results, charts: &[(&str, &str)]) -> String {
         out.push('\n');
     }
     let latency = latency_rows(results);
-    if latency.len() > 1 {
+    let skipped = latency_skipped(results);
+    if latency.len() > 1 || skipped.is_some() {
         out.push_str("## Latency\n\nSingle calls, in ns: p50 / p99 / p99.9 / max.\n\n");
+    }
+    if latency.len() > 1 {
         out.push_str(&markdown_table(&latency));
         out.push('\n');
     }
-    out.push_str("## Targets\n\n");
-    for (line, met) in targets(results) {
-        let _ = writeln!(out, "- [{}] {line}", if met { "x" } else { " " });
+    if let Some(skipped) = skipped {
+        let _ = writeln!(out, "{skipped}\n");
+    }
+    if let Some(targets) = targets(results) {
+        let _ = writeln!(out, "## Targets\n\n{}\n", targets.intro);
+        for (line, met) in &targets.lines {
+            let _ = writeln!(out, "- [{}] {line}", if *met { "x" } else { " " });
+        }
     }
     out.push_str("\n## How it was measured\n\n");
     for note in &results.notes {
@@ -145,7 +170,25 @@ fn markdown_table(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Latency rows: workload, then one column per allocator measured.
+/// Which workloads have no latency row and why, if any.
+fn latency_skipped(results: &Results) -> Option<String> {
+    let names: Vec<&str> = results
+        .workloads
+        .iter()
+        .filter(|w| w.threads > 1)
+        .map(|w| w.name.as_str())
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "Latency is not measured on the multi-threaded workloads ({}): a call's time there \
+             says as much about what the other thread was doing as about the call.",
+            names.join(", ")
+        )
+    })
+}
+
+/// Latency rows: workload, then one column per allocator measured (the
+/// multi-threaded workloads have none).
 fn latency_rows(results: &Results) -> Vec<Vec<String>> {
     let measured: Vec<&str> = results
         .allocators
@@ -168,7 +211,7 @@ fn latency_rows(results: &Results) -> Vec<Vec<String>> {
             .map_or(key.to_string(), |a| a.label.clone())
     }));
     let mut rows = vec![heading];
-    for w in &results.workloads {
+    for w in results.workloads.iter().filter(|w| w.threads == 1) {
         let mut row = vec![w.name.clone()];
         for key in &measured {
             let p = w
@@ -185,75 +228,120 @@ fn latency_rows(results: &Results) -> Vec<Vec<String>> {
     rows
 }
 
-/// The issue's targets for stage 6, each with whether it is met.
-pub fn targets(results: &Results) -> Vec<(String, bool)> {
-    let row = |w: &WorkloadResult, key: &str| w.rows.iter().find(|r| r.allocator == key).cloned();
-    let mut out = Vec::new();
-    if !results.allocators.iter().any(|a| a.key == "stage6") {
-        return out;
-    }
-    let mut worst_churn: Option<(f64, String)> = None;
-    let mut worst: Option<(f64, String)> = None;
-    let mut below_glibc = Vec::new();
-    let mut real = Vec::new();
+/// The multi-threaded workloads the targets name.
+const THREADED: [&str; 2] = ["threads-churn", "threads-handoff"];
+
+/// The single-thread small-object churn the targets name.
+const SMALL_CHURN: &str = "churn-64";
+
+/// The targets for the top stage measured, and the sentence that says
+/// what they are.
+pub struct Targets {
+    /// Which stage, what the targets are and where they come from.
+    pub intro: String,
+    /// Each target, with whether it is met.
+    pub lines: Vec<(String, bool)>,
+}
+
+/// The top stage measured: the allocator with the highest stage number.
+fn top_stage(results: &Results) -> Option<(u32, &str)> {
+    results
+        .allocators
+        .iter()
+        .filter_map(|a| Some((a.key.strip_prefix("stage")?.parse().ok()?, a.key.as_str())))
+        .max()
+}
+
+/// The targets of the project's open issue on the top of the ladder (the
+/// multi-threaded stage), checked on the top stage measured; `None` if no
+/// stage was measured.
+pub fn targets(results: &Results) -> Option<Targets> {
+    let (n, key) = top_stage(results)?;
+    let intro = format!(
+        "From the project's open issue on the top of the ladder (a multi-threaded \
+         allocator), checked on stage {n}, the top stage measured: at least glibc's speed on \
+         both multi-threaded workloads and on small-object churn, and no single-thread \
+         workload slower than stage 6 in the book's results (frozen in \
+         tools/workbook/src/bench/reference.rs)."
+    );
+    let row = |name: &str| {
+        let w = results.workloads.iter().find(|w| w.name == name)?;
+        w.rows.iter().find(|r| r.allocator == key)
+    };
+    // A ratio, or why there is none.
+    let ratio = |name: &str| -> Result<f64, &'static str> {
+        let row = row(name).ok_or("not measured in this run")?;
+        if row.error.is_some() {
+            return Err("the run failed");
+        }
+        if row.out_of_memory_at.is_some() {
+            return Err("out of memory");
+        }
+        row.ratio.ok_or("no time")
+    };
+    let at_most_glibc = |what: &str, name: &str| match ratio(name) {
+        Ok(r) => (
+            format!("stage {n} time ≤ 1.00 × glibc on {what}: {r:.2}"),
+            r <= 1.0,
+        ),
+        Err(why) => (
+            format!("stage {n} time ≤ 1.00 × glibc on {what}: {why}"),
+            false,
+        ),
+    };
+    let mut lines: Vec<(String, bool)> = THREADED
+        .iter()
+        .map(|name| at_most_glibc(name, name))
+        .collect();
+    lines.push(at_most_glibc(
+        &format!("small-object churn ({SMALL_CHURN})"),
+        SMALL_CHURN,
+    ));
+
+    // "Slower than the reference" = even the fastest run of the top stage
+    // is slower than the slowest of stage 6's runs there: the two ranges
+    // do not overlap. With 5 runs each and no real difference, that
+    // happens by chance with probability 1/252 per workload (all 10 runs
+    // ranked, the 5 new ones last), about 4% for one of the 11 workloads.
+    // The stricter "median within the reference's range" failed stage 6
+    // against its own reference in 2 of 3 full runs on the 2-CPU machine
+    // the reference came from (realloc-growth 0.96 > 0.93, real/gcc-cc1
+    // 1.32 > 0.99): its noise is larger than that.
+    let mut compared = 0;
+    let mut worse = Vec::new();
     for w in &results.workloads {
-        let Some(six) = row(w, "stage6") else {
+        let Some(reference) = reference::find(&w.name) else {
             continue;
         };
-        if let Some(r) = six.ratio.filter(|_| six.complete()) {
-            if w.name.starts_with("churn") && worst_churn.as_ref().is_none_or(|(x, _)| r > *x) {
-                worst_churn = Some((r, w.name.clone()));
-            }
-            if worst.as_ref().is_none_or(|(x, _)| r > *x) {
-                worst = Some((r, w.name.clone()));
-            }
-        }
-        let glibc = row(w, "system").and_then(|r| r.utilization);
-        if let (Some(u6), Some(ug)) = (six.utilization, glibc)
-            && u6 < ug
-        {
-            below_glibc.push(format!("{} ({u6:.1}% < {ug:.1}%)", w.name));
-        }
-        if w.name.starts_with("real/")
-            && let Some(u) = six.utilization
-        {
-            real.push(u);
+        compared += 1;
+        let fastest =
+            ratio(&w.name).and_then(|_| row(&w.name).and_then(|r| r.ratio_min).ok_or("no time"));
+        match fastest {
+            Ok(r) if r <= reference.max => {}
+            Ok(r) => worse.push(format!(
+                "{} (fastest {r:.2} > slowest {:.2})",
+                w.name, reference.max
+            )),
+            Err(why) => worse.push(format!("{} ({why})", w.name)),
         }
     }
-    if let Some((r, name)) = worst_churn {
-        out.push((
-            format!("stage 6 time ≤ 1.00 × glibc on small-object churn: worst {r:.2} ({name})"),
-            r <= 1.0,
-        ));
-    }
-    if let Some((r, name)) = worst {
-        out.push((
-            format!("stage 6 time ≤ 1.30 × glibc on every workload: worst {r:.2} ({name})"),
-            r <= 1.3,
-        ));
-    }
-    out.push((
-        if below_glibc.is_empty() {
-            "stage 6 peak utilization ≥ glibc's on every workload".to_string()
-        } else {
-            format!(
-                "stage 6 peak utilization ≥ glibc's on every workload: below on {}",
-                below_glibc.join(", ")
-            )
-        },
-        below_glibc.is_empty(),
-    ));
-    if !real.is_empty() {
-        let mean = real.iter().sum::<f64>() / real.len() as f64;
-        out.push((
-            format!(
-                "stage 6 mean peak utilization over the {} real-program traces ≥ 90%: {mean:.1}%",
-                real.len()
-            ),
-            mean >= 90.0,
-        ));
-    }
-    out
+    let quick = if results.size == "quick" {
+        "; the reference is a full run, so a quick run only hints"
+    } else {
+        ""
+    };
+    let what = format!(
+        "stage {n} no slower than the book's stage 6 on any single-thread workload (slower: \
+         even its fastest run slower than stage 6's slowest there{quick})"
+    );
+    lines.push(if compared == 0 {
+        (format!("{what}: not measured in this run"), false)
+    } else if worse.is_empty() {
+        (format!("{what}: none of {compared} slower"), true)
+    } else {
+        (format!("{what}: slower on {}", worse.join(", ")), false)
+    });
+    Some(Targets { intro, lines })
 }
 
 /// A count with thousands separated by commas: 1,000,064.
@@ -272,6 +360,118 @@ pub fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::bench::results::{AllocatorInfo, Machine, Row};
+
+    /// A row of `key` with a median `ratio` and runs from `min` to `max`.
+    fn row(key: &str, ratio: f64, min: f64, max: f64) -> Row {
+        Row {
+            allocator: key.to_string(),
+            ns_per_op: Some(10.0 * ratio),
+            ratio: Some(ratio),
+            ratio_min: Some(min),
+            ratio_max: Some(max),
+            footprint: Some(1 << 20),
+            footprint_at_least: false,
+            utilization: Some(50.0),
+            syscalls: Some(3),
+            syscalls_exact: true,
+            page_faults: 10,
+            out_of_memory_at: None,
+            latency: None,
+            error: None,
+        }
+    }
+
+    /// A run of glibc, stage 3 and stage 6 where stage 6 (the top) has
+    /// `ratios` (median, fastest run) on the named workloads.
+    fn results(ratios: &[(&str, f64, f64)]) -> Results {
+        let allocators = ["system", "stage6", "stage3"]
+            .map(|key| AllocatorInfo {
+                key: key.to_string(),
+                label: key.to_string(),
+            })
+            .to_vec();
+        let workloads = ratios
+            .iter()
+            .map(|&(name, ratio, min)| WorkloadResult {
+                name: name.to_string(),
+                about: "A workload.".to_string(),
+                threads: if name.starts_with("threads") { 2 } else { 1 },
+                ops: 100,
+                live_peak: 1000,
+                rows: vec![
+                    row("system", 1.0, 0.9, 1.1),
+                    row("stage3", 9.0, 9.0, 9.0),
+                    row("stage6", ratio, min, ratio + 0.1),
+                ],
+            })
+            .collect();
+        Results {
+            command: "cargo workbook bench".to_string(),
+            machine: Machine {
+                cpu: "a CPU".to_string(),
+                cpus: 2,
+                kernel: "6".to_string(),
+                glibc: "2.36".to_string(),
+                mimalloc: "3".to_string(),
+            },
+            size: "full".to_string(),
+            runs: 5,
+            allocators,
+            workloads,
+            notes: Vec::new(),
+            seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn targets_are_about_the_top_stage() {
+        let r = results(&[
+            ("threads-churn", 0.9, 0.8),
+            ("threads-handoff", 1.2, 1.1),
+            ("churn-64", 1.0, 0.9),
+            // The reference's slowest run is 1.499 on real/sort.
+            ("real/sort", 2.0, 1.6),
+            ("real/gcc-cc1", 1.2, 0.9),
+        ]);
+        let targets = targets(&r).unwrap();
+        assert!(targets.intro.contains("stage 6, the top stage"));
+        assert!(targets.intro.contains("open issue"));
+        let met: Vec<bool> = targets.lines.iter().map(|(_, met)| *met).collect();
+        assert_eq!(met, [true, false, true, false], "{:#?}", targets.lines);
+        let last = &targets.lines[3].0;
+        assert!(
+            last.contains("real/sort (fastest 1.60 > slowest 1.50)"),
+            "{last}"
+        );
+        assert!(!last.contains("gcc-cc1"), "{last}");
+    }
+
+    #[test]
+    fn targets_say_what_was_not_measured() {
+        let r = results(&[("churn-10k", 1.0, 0.9)]);
+        let targets = targets(&r).unwrap();
+        let lines: Vec<&str> = targets.lines.iter().map(|(l, _)| l.as_str()).collect();
+        assert!(lines[0].ends_with("threads-churn: not measured in this run"));
+        assert!(lines[2].ends_with("(churn-64): not measured in this run"));
+        assert!(lines[3].ends_with("none of 1 slower"), "{}", lines[3]);
+        let mut no_stage = r.clone();
+        no_stage.allocators.retain(|a| !a.key.starts_with("stage"));
+        assert!(super::targets(&no_stage).is_none());
+    }
+
+    #[test]
+    fn a_sampled_footprint_reads_as_a_bound() {
+        let r = results(&[("threads-churn", 1.0, 0.9)]);
+        let mut glibc = r.workloads[0].rows[0].clone();
+        glibc.footprint_at_least = true;
+        let cells = cells(&r, &glibc);
+        assert_eq!(cells[2], ">= 1.0 MiB");
+        assert_eq!(cells[3], "<= 50.0%");
+        let text = text(&r);
+        assert!(text.contains("not measured on the multi-threaded workloads (threads-churn)"));
+    }
 
     #[test]
     fn thousands_are_separated() {

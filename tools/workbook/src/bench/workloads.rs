@@ -1,13 +1,17 @@
 //! The workloads: small allocation programs, each with a name and one
 //! sentence saying what it exercises.
 //!
-//! Every workload is a trace (`malloc_trace::Trace`): the synthetic ones are
+//! Most workloads are traces (`malloc_trace::Trace`): the synthetic ones are
 //! made here from a fixed seed, the real ones are read from `.rep` files. So
-//! any of them can also be replayed alone with `cargo workbook replay`.
+//! any of them can also be replayed alone with `cargo workbook replay`. The
+//! two multi-threaded ones (`threads-*`) cannot be a trace, which has one
+//! thread: they are programs of their own, in [`threads`](super::threads).
 
 use std::path::{Path, PathBuf};
 
 use malloc_trace::{Op, Trace};
+
+use super::threads::{Kind, Threaded};
 
 /// One workload: its name, what it shows, and where its ops come from.
 pub struct Workload {
@@ -19,12 +23,24 @@ pub struct Workload {
     pub source: Source,
 }
 
+impl Workload {
+    /// How many threads run it at once.
+    pub fn threads(&self) -> usize {
+        match self.source {
+            Source::Threads(_) => 2,
+            Source::Made(_) | Source::File(_) => 1,
+        }
+    }
+}
+
 /// Where a workload's ops come from.
 pub enum Source {
     /// Made from a fixed seed.
     Made(Trace),
     /// A `.rep` file, read at run time.
     File(PathBuf),
+    /// Two threads at once (not a trace).
+    Threads(Threaded),
 }
 
 /// How big the synthetic workloads are.
@@ -95,7 +111,32 @@ pub fn made(size: Size) -> Vec<Workload> {
             "Random malloc, free and realloc (talc's benchmark), size = rand(16..rand(16..64 KiB)), up to 1,000 live.",
             random_actions(size.ops(400_000), 6),
         ),
+        threaded(
+            "threads-churn",
+            "Two threads at once, each churning its own 1,000 live blocks of 16–1024 B: frees a random one, allocates a new one.",
+            Threaded {
+                kind: Kind::Churn,
+                ops: size.ops(2_000_000),
+            },
+        ),
+        threaded(
+            "threads-handoff",
+            "Two threads: one allocates blocks of 16–1024 B and passes them through a ring of 256 pointers to the other, which frees them: every free is of the other thread's block.",
+            Threaded {
+                kind: Kind::Handoff,
+                ops: size.ops(2_000_000),
+            },
+        ),
     ]
+}
+
+/// A multi-threaded workload.
+fn threaded(name: &str, about: &str, work: Threaded) -> Workload {
+    Workload {
+        name: name.to_string(),
+        about: about.to_string(),
+        source: Source::Threads(work),
+    }
 }
 
 /// The `.rep` files in `dir`, sorted by name, as workloads named `real/NAME`.
@@ -342,14 +383,20 @@ mod tests {
     #[test]
     fn made_workloads_free_what_they_allocate() {
         for workload in made(Size::Quick) {
-            let Source::Made(trace) = &workload.source else {
-                panic!("{} is made", workload.name);
+            assert!(workload.about.ends_with('.'), "{}", workload.name);
+            let trace = match &workload.source {
+                Source::Made(trace) => trace,
+                // Tested in `threads`.
+                Source::Threads(work) => {
+                    assert!(work.ops > 0, "{}", workload.name);
+                    continue;
+                }
+                Source::File(_) => panic!("{} is made", workload.name),
             };
             assert!(!trace.ops.is_empty(), "{}", workload.name);
             // Every live block is freed at the end: replaying leaves none.
             let r = malloc_trace::replay(&malloc_core::SystemMalloc, trace).unwrap();
             assert_eq!(r.left_live, 0, "{}", workload.name);
-            assert!(workload.about.ends_with('.'), "{}", workload.name);
         }
         let names: Vec<String> = made(Size::Quick).into_iter().map(|w| w.name).collect();
         assert_eq!(
@@ -363,6 +410,8 @@ mod tests {
                 "large-blocks",
                 "loop-256k",
                 "random-actions",
+                "threads-churn",
+                "threads-handoff",
             ]
         );
     }
