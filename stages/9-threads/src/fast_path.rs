@@ -2,14 +2,16 @@
 //! thread's cache, and the lock taken only to move blocks between the cache
 //! and the heap in batches.
 
+use core::ptr;
 use core::sync::atomic::Ordering;
 
 use malloc_core::{ALIGN, Break, Pages};
 
-use crate::Threaded;
+use crate::bins::{next_link, write_link};
 use crate::block::{HEADER, Header, Tag};
-use crate::cache::{self, ThreadCache, class_of, class_size};
+use crate::cache::{self, Batch, SHARED_DEPTH, ThreadCache, class_of};
 use crate::misuse::misuse;
+use crate::{Heap, Threaded};
 
 impl<S: Break, P: Pages> Threaded<S, P> {
     // ANCHOR: fast_malloc
@@ -23,7 +25,7 @@ impl<S: Break, P: Pages> Threaded<S, P> {
         let header = match cache.pop(class, size) {
             Some(header) => header,
             None if self.debug.load(Ordering::Relaxed) => return None,
-            None => return Some(self.refill(cache, class, size)),
+            None => return Some(self.refill(size)),
         };
         // SAFETY: a cached block is ours, and this thread's alone. Only its
         // size changes: its tag is still `Live`, and the heap may be setting
@@ -33,7 +35,7 @@ impl<S: Break, P: Pages> Threaded<S, P> {
     }
 
     /// Keeps the live block at `header` in this thread's cache, giving the
-    /// cache's oldest blocks of its class back to the heap if it is full.
+    /// cache's newest blocks of its class back to the heap if it is full.
     /// False: the block is not for a cache (large, mapped, the debug mode).
     ///
     /// # Safety
@@ -51,58 +53,79 @@ impl<S: Break, P: Pages> Threaded<S, P> {
         let (Some(class), Some(cache)) = (class_of(block.usable()), self.caches.mine()) else {
             return false;
         };
+        let depth = self.depth.load(Ordering::Relaxed);
         // SAFETY: the caller gives the block back; nobody uses it now.
-        if unsafe { cache.push(class, header, block.size) } {
+        if unsafe { cache.push(class, header, block.size, depth) } {
             return true;
         }
-        self.flush(cache, class);
+        self.flush(cache, class, depth / 2);
         // SAFETY: as above; the bin has room now.
-        unsafe { cache.push(class, header, block.size) }
+        unsafe { cache.push(class, header, block.size, depth) }
     }
     // ANCHOR_END: fast_malloc
 
-    // EXERCISE BODY: refill
-    // ANCHOR: refill
-    /// Serves a malloc of `size` bytes (class `class`) from the heap, and
-    /// takes a few more blocks of the class for the cache while the lock
-    /// is held: a thread that keeps allocating takes the lock once per
-    /// batch, not once per block.
+    /// Serves a malloc of `size` bytes from the heap, for a thread whose
+    /// cache has no block of its class. A thread that finds the lock taken
+    /// raises every cache's depth: threads compete.
     #[cold]
-    fn refill(&self, cache: &ThreadCache, class: usize, size: usize) -> *mut u8 {
-        let mut heap = self.heap.lock();
+    fn refill(&self, size: usize) -> *mut u8 {
+        let mut heap = self.heap.try_lock().unwrap_or_else(|| {
+            self.depth.store(SHARED_DEPTH, Ordering::Relaxed);
+            self.heap.lock()
+        });
+        self.free_waiting(&mut heap);
         let block = heap.alloc(size, ALIGN);
         if heap.settings.debugging() {
             // Every block through the heap, where the checks are.
             self.debug.store(true, Ordering::Relaxed);
-            return block;
-        }
-        for _ in 1..cache.refill_size(class) {
-            let extra = heap.alloc(class_size(class), ALIGN);
-            if extra.is_null() {
-                break;
-            }
-            // Not the program's: the heap counts it as a block of 0 bytes.
-            heap.tally.resize(class_size(class), 0);
-            // SAFETY: a block just handed out, of class `class`; the bin
-            // was empty and a refill is at most half its depth.
-            unsafe { cache.refill(class, Header::of(extra)) };
         }
         block
     }
 
-    /// Gives the oldest blocks of the full bin `class` back to the heap,
-    /// under one lock.
+    // EXERCISE BODY: flush
+    // ANCHOR: flush
+    /// Gives the newest blocks of the full bin `class` back to the heap
+    /// without taking the lock: the batch goes on the list of frees that
+    /// wait for the next thread that takes it (one compare-and-swap).
     #[cold]
-    fn flush(&self, cache: &ThreadCache, class: usize) {
-        let batch = cache.take_oldest(class);
-        let mut heap = self.heap.lock();
+    fn flush(&self, cache: &ThreadCache, class: usize, count: usize) {
+        let batch = cache.take_newest(class, count);
+        let head = batch.first();
+        let mut tail = head;
         for header in batch {
-            // SAFETY: a cached block is a live block of ours that nobody
-            // uses; its requested size is 0, as the heap counts it.
-            unsafe {
-                cache::key_word(header).write(0);
-                heap.free(header.cast::<u8>().wrapping_add(HEADER));
+            // SAFETY: a cached block: its key word is ours to clear.
+            unsafe { cache::key_word(header).write(0) };
+            tail = header;
+        }
+        let mut waiting = self.waiting.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `tail` is the batch's last block, ours; its link
+            // word now leads to the blocks already waiting.
+            unsafe { write_link(next_link(tail), waiting) };
+            match self.waiting.compare_exchange_weak(
+                waiting,
+                head,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => waiting = now,
             }
+        }
+    }
+    // ANCHOR_END: flush
+
+    /// Frees the blocks waiting on the list `flush` fills, under the lock
+    /// the caller holds.
+    pub(crate) fn free_waiting(&self, heap: &mut Heap<S, P>) {
+        if self.waiting.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        let chain = self.waiting.swap(ptr::null_mut(), Ordering::Acquire);
+        for header in Batch::from(chain) {
+            // SAFETY: a block a cache gave back: live for the heap, with a
+            // requested size of 0, and nobody uses it.
+            unsafe { heap.free(header.cast::<u8>().wrapping_add(HEADER)) };
         }
     }
     // ANCHOR_END: refill

@@ -49,11 +49,11 @@ pub mod settings;
 mod top;
 
 use core::ptr;
-use core::sync::atomic::AtomicBool;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
 
 use malloc_core::{
-    ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
-    align_up,
+    ALIGN, Break, HeapError, Lock, LockGuard, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages,
+    Stats, Tally, align_up,
 };
 
 use bins::Bins;
@@ -76,6 +76,12 @@ pub struct Threaded<S: Break = RealBreak, P: Pages = RealPages> {
     caches: Caches,
     /// The debug mode is on: the fast path is off.
     debug: AtomicBool,
+    /// Blocks a cache keeps per class: `cache::DEPTH`, raised to
+    /// `cache::SHARED_DEPTH` once a thread found the lock taken.
+    depth: AtomicUsize,
+    /// Blocks the caches gave back, waiting for the next thread that takes
+    /// the lock to free them (a chain linked like a cache's bin).
+    waiting: AtomicPtr<Header>,
 }
 
 impl Threaded<RealBreak, RealPages> {
@@ -103,6 +109,8 @@ impl<S: Break, P: Pages> Threaded<S, P> {
     pub const fn with_settings(source: S, pages: P, settings: Option<Settings>) -> Self {
         Threaded {
             caches: Caches::new(),
+            waiting: AtomicPtr::new(ptr::null_mut()),
+            depth: AtomicUsize::new(cache::DEPTH),
             debug: AtomicBool::new(match settings {
                 Some(settings) => settings.debugging(),
                 None => false,
@@ -127,6 +135,15 @@ impl<S: Break, P: Pages> Threaded<S, P> {
                 tally: Tally::new(),
             }),
         }
+    }
+}
+
+impl<S: Break, P: Pages> Threaded<S, P> {
+    /// The heap, locked, with the blocks waiting on `waiting` freed first.
+    fn locked(&self) -> LockGuard<'_, Heap<S, P>> {
+        let mut heap = self.heap.lock();
+        self.free_waiting(&mut heap);
+        heap
     }
 }
 
@@ -317,7 +334,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
         if let Some(block) = self.cached_malloc(size) {
             return block;
         }
-        let mut heap = self.heap.lock();
+        let mut heap = self.locked();
         let block = heap.alloc(size, ALIGN);
         let due = heap.check_due();
         drop(heap);
@@ -337,7 +354,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
         if unsafe { self.cached_free(header) } {
             return;
         }
-        let mut heap = self.heap.lock();
+        let mut heap = self.locked();
         // SAFETY: the caller passes a live block of ours; `checked_header`
         // stopped the program if the header says otherwise.
         unsafe { heap.free(ptr) };
@@ -362,14 +379,14 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
         self.refuse_if_cached("realloc", header);
         // SAFETY: the caller passes a live block of ours (checked above as
         // far as the header can tell).
-        unsafe { self.heap.lock().realloc(ptr, size) }
+        unsafe { self.locked().realloc(ptr, size) }
     }
 
     fn memalign(&self, align: usize, size: usize) -> *mut u8 {
         if !align.is_power_of_two() {
             return ptr::null_mut();
         }
-        let mut heap = self.heap.lock();
+        let mut heap = self.locked();
         if align > ALIGN {
             heap.tally.memalign();
         }
@@ -396,16 +413,18 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
     }
 
     fn stats(&self) -> Stats {
-        let heap = self.heap.lock();
+        let heap = self.locked();
         let mut stats = heap.tally.stats(heap.source.stats(), heap.pages.stats());
         stats.locks = self.heap.acquisitions();
         // What the heap counts, less the caches' own traffic with it, plus
         // what the caches did for the program without telling the heap.
         let caches = self.caches.totals();
-        let (mallocs, refilled) = (caches.mallocs as u64, caches.refilled as u64);
-        let (frees, flushed) = (caches.frees as u64, caches.flushed as u64);
-        stats.mallocs = stats.mallocs.wrapping_add(mallocs).wrapping_sub(refilled);
-        stats.frees = stats.frees.wrapping_add(frees).wrapping_sub(flushed);
+        let (mallocs, frees) = (caches.mallocs as u64, caches.frees as u64);
+        stats.mallocs = stats.mallocs.wrapping_add(mallocs);
+        stats.frees = stats
+            .frees
+            .wrapping_add(frees)
+            .wrapping_sub(caches.flushed as u64);
         stats.live_blocks = stats.live_blocks.wrapping_sub(caches.held());
         stats.live_bytes = stats.live_bytes.wrapping_add(caches.bytes);
         stats
@@ -413,11 +432,11 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
 
     fn check(&self) -> Result<(), HeapError> {
         let cached_bytes = self.caches.totals().bytes;
-        self.heap.lock().check(cached_bytes)
+        self.locked().check(cached_bytes)
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.locked().map(out)
     }
 
     fn lock_for_fork(&self) {

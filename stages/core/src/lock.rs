@@ -63,6 +63,18 @@ impl<T> Lock<T> {
         LockGuard { lock: self }
     }
 
+    /// Takes the lock if it is free, without waiting; `None` if another
+    /// thread holds it (the caller learns that the lock is contended).
+    #[inline]
+    pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
+        self.state
+            .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        let taken = self.taken.load(Ordering::Relaxed);
+        self.taken.store(taken + 1, Ordering::Relaxed);
+        Some(LockGuard { lock: self })
+    }
+
     /// Takes the lock without a guard (for `fork` handlers, which take the
     /// lock in one function and release it in another).
     #[inline]
