@@ -6,7 +6,7 @@ use malloc_core::{Break, HeapError, Line, MapWriter, Pages};
 
 use crate::bins::{BINS, bin_floor, bin_of};
 use crate::block::{HEADER, Header, Tag};
-use crate::cache::{KEY, key_word};
+use crate::cache::{KEY, Totals, key_word};
 use crate::debug::guard_intact;
 use crate::merge::check_merged;
 use crate::{Heap, payload_size};
@@ -188,15 +188,18 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    ///
+    /// `caches` is what the thread caches did: the map counts the program's
+    /// live blocks and bytes, not the cached ones.
+    pub(crate) fn map(&self, out: &mut dyn fmt::Write, caches: Totals) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
             "threaded allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
-            self.tally.live_blocks(),
-            self.tally.live_bytes()
+            self.tally.live_blocks().wrapping_sub(caches.held()),
+            self.tally.live_bytes().wrapping_add(caches.bytes)
         ))?;
         map.line(format_args!(
             "settings: mmap threshold {}, trim threshold {}, top pad {}{}",

@@ -15,9 +15,9 @@ use crate::{Heap, Threaded};
 
 impl<S: Break, P: Pages> Threaded<S, P> {
     // ANCHOR: fast_malloc
-    /// A small block from this thread's cache, refilled from the heap when
-    /// it runs dry. `None`: not a small request, or no cache (too many
-    /// threads, or the debug mode): take the lock.
+    /// A small block from this thread's cache, or from the heap (under the
+    /// lock) when the cache has none of its class. `None`: not a small
+    /// request, or no cache (too many threads, or the debug mode).
     #[inline]
     pub(crate) fn cached_malloc(&self, size: usize) -> Option<*mut u8> {
         let class = class_of(size)?;
@@ -64,6 +64,7 @@ impl<S: Break, P: Pages> Threaded<S, P> {
     }
     // ANCHOR_END: fast_malloc
 
+    // ANCHOR: refill
     /// Serves a malloc of `size` bytes from the heap, for a thread whose
     /// cache has no block of its class. A thread that finds the lock taken
     /// raises every cache's depth: threads compete.
@@ -81,6 +82,7 @@ impl<S: Break, P: Pages> Threaded<S, P> {
         }
         block
     }
+    // ANCHOR_END: refill
 
     // EXERCISE BODY: flush
     // ANCHOR: flush
@@ -115,6 +117,7 @@ impl<S: Break, P: Pages> Threaded<S, P> {
     }
     // ANCHOR_END: flush
 
+    // ANCHOR: free_waiting
     /// Frees the blocks waiting on the list `flush` fills, under the lock
     /// the caller holds.
     pub(crate) fn free_waiting(&self, heap: &mut Heap<S, P>) {
@@ -128,7 +131,7 @@ impl<S: Break, P: Pages> Threaded<S, P> {
             unsafe { heap.free(header.cast::<u8>().wrapping_add(HEADER)) };
         }
     }
-    // ANCHOR_END: refill
+    // ANCHOR_END: free_waiting
 
     /// Stops the program if the live-looking block at `header` is in this
     /// thread's cache: freed already (glibc's "double free detected in

@@ -436,7 +436,8 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.locked().map(out)
+        let heap = self.locked();
+        heap.map(out, self.caches.totals())
     }
 
     fn lock_for_fork(&self) {

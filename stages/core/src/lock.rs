@@ -75,6 +75,7 @@ impl<T> Lock<T> {
         Some(LockGuard { lock: self })
     }
 
+    // ANCHOR: acquire
     /// Takes the lock without a guard (for `fork` handlers, which take the
     /// lock in one function and release it in another).
     #[inline]
@@ -114,6 +115,9 @@ impl<T> Lock<T> {
         }
     }
 
+    // ANCHOR_END: acquire
+
+    // ANCHOR: release
     /// Releases a lock taken with [`acquire`](Self::acquire).
     ///
     /// # Safety
@@ -126,6 +130,7 @@ impl<T> Lock<T> {
             os::futex_wake_one(&self.state);
         }
     }
+    // ANCHOR_END: release
 
     /// How many times the lock has been taken so far.
     pub fn acquisitions(&self) -> u64 {
