@@ -283,10 +283,13 @@ impl<S: Break> Heap<S> {
     }
 }
 
-// SAFETY: blocks are carved from memory the source gave us, one after the
-// other below the bump, so they never overlap; payloads are aligned by
-// `alloc`; a block is never handed out twice because the bump only moves
-// back over the most recent block after it was freed.
+// SAFETY: blocks are carved from memory the source gave us, end to end below
+// the bump: large ones directly, small ones from a bucket that was itself
+// carved from the bump, so they never overlap. Payloads are aligned: every
+// span is a multiple of ALIGN, and `alloc` aligns a large block's payload.
+// A block is never handed out twice: a bucket hands each of its blocks out
+// once, and the bump only moves back over the most recent block after it
+// was freed.
 unsafe impl<S: Break> Malloc for Buckets<S> {
     fn malloc(&self, size: usize) -> *mut u8 {
         self.heap.lock().alloc(size, ALIGN)

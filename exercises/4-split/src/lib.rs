@@ -308,10 +308,14 @@ impl<S: Break> Heap<S> {
     }
 }
 
-// SAFETY: blocks are carved from memory the source gave us, one after the
-// other below the bump, so they never overlap; payloads are aligned by
-// `alloc`; a block is never handed out twice because the bump only moves
-// back over the most recent block after it was freed.
+// SAFETY: blocks are carved from memory the source gave us, end to end below
+// the bump (small ones from buckets carved from it), so they never overlap;
+// a split cuts a free block that is on no list into pieces that lie inside
+// it, end to end. Payloads are aligned by `alloc` and by every span being a
+// multiple of ALIGN. A block is never handed out twice: a bucket hands each
+// of its blocks out once; a freed block or a split's piece goes on one free
+// list and is taken off it before it is handed out again; the bump moves
+// back only over the most recent block, freed, which is then on no list.
 unsafe impl<S: Break> Malloc for Split<S> {
     fn malloc(&self, size: usize) -> *mut u8 {
         self.heap.lock().alloc(size, ALIGN)

@@ -66,7 +66,8 @@ pub const DEPTH: usize = 8;
 
 /// The same, once threads have been seen waiting for the lock: a deeper
 /// cache goes to the heap less often. Measured on two threads churning
-/// small blocks: the lock taken at 1.5% of calls with 16, 0.03% with 32.
+/// 1,000 small blocks each: the lock taken at 0.8% of calls with 16 blocks
+/// per class, at 0.03% with 32.
 pub const SHARED_DEPTH: usize = 32;
 
 /// Slots a thread tries before giving up (its own place, then neighbours).

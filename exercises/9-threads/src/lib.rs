@@ -321,8 +321,10 @@ impl<S: Break, P: Pages> Heap<S, P> {
 }
 
 // SAFETY: heap blocks are cut from memory the source gave us, end to end
-// below the bump, so they never overlap; a mapped block has its own mapping;
-// payloads are aligned by `alloc` and `alloc_mapped`. A block is handed out
+// below the bump, so they never overlap (merging joins neighbours into one
+// block, cutting a block down makes two from one); a mapped block has its
+// own mapping, and trimming gives back only bytes above the bump; payloads
+// are aligned by `alloc` and `alloc_mapped`. A block is handed out
 // only from the top or from a bin, and a block is in a bin only while it is
 // free: freeing files it there (or into the top) after merging, and taking
 // it removes it, so no block is handed out twice, even when the program

@@ -302,10 +302,14 @@ impl<S: Break> Heap<S> {
     }
 }
 
-// SAFETY: blocks are carved from memory the source gave us, one after the
-// other below the bump, so they never overlap; payloads are aligned by
-// `alloc`; a block is never handed out twice because the bump only moves
-// back over the most recent block after it was freed.
+// SAFETY: blocks are carved from memory the source gave us, end to end below
+// the bump (small ones from buckets carved from it), so they never overlap;
+// payloads are aligned by `alloc` and by every span being a multiple of
+// ALIGN. A block is never handed out twice: a bucket hands each of its
+// blocks out once; a freed block goes on one free list (its tag says
+// freed, and `free` ignores a block that is not live) and is taken off it
+// before it is handed out again; the bump moves back only over the most
+// recent block, freed, which is then on no list.
 unsafe impl<S: Break> Malloc for FreeLists<S> {
     fn malloc(&self, size: usize) -> *mut u8 {
         self.heap.lock().alloc(size, ALIGN)

@@ -348,11 +348,15 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 }
 
-// SAFETY: heap blocks are carved from memory the source gave us, one after
-// the other below the bump, so they never overlap; a mapped block has its
-// own mapping; payloads are aligned by `alloc` and `alloc_mapped`; a block
-// is never handed out twice because the bump only moves back over the most
-// recent block after it was freed.
+// SAFETY: heap blocks are carved from memory the source gave us, end to end
+// below the bump (small ones from buckets carved from it; a split's pieces
+// inside the free block it cuts), so they never overlap; a mapped block has
+// a mapping of its own, given back only when it is freed. Payloads are
+// aligned by `alloc` and `alloc_mapped`. A heap block is never handed out
+// twice: a bucket hands each of its blocks out once; a freed block goes on
+// one free list and is taken off it before it is handed out again; the
+// bump moves back only over the most recent block, freed, which is then on
+// no list.
 unsafe impl<S: Break, P: Pages> Malloc for Mmap<S, P> {
     fn malloc(&self, size: usize) -> *mut u8 {
         self.heap.lock().alloc(size, ALIGN)
