@@ -691,7 +691,7 @@ fn minor_faults() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use malloc_core::{SimBreak, SystemMalloc};
+    use malloc_core::{SimBreak, SimPages, SystemMalloc};
 
     use super::*;
 
@@ -730,8 +730,9 @@ mod tests {
     fn a_stage_ends_with_every_block_freed() {
         for kind in [Kind::Churn, Kind::Handoff] {
             // Stage 3 has no thread caches: its count of live bytes is exact.
-            let stage = stage3_freelist::FreeLists::with_source(SimBreak::new());
-            let out = run(&stage, Threaded { kind, ops: SMALL }, false, None);
+            let stage =
+                all_stages::with_sources(3, SimBreak::new(), SimPages::new()).expect("stage 3");
+            let out = run(&*stage, Threaded { kind, ops: SMALL }, false, None);
             assert_eq!(out.ops, SMALL as u64, "{kind:?}");
             let stats = stage.stats();
             assert_eq!(stats.live_blocks, 0, "{kind:?}");
@@ -749,8 +750,10 @@ mod tests {
     fn a_refused_request_stops_both_threads() {
         for kind in [Kind::Churn, Kind::Handoff] {
             // Stage 1 never reuses memory: 256 KiB runs out early.
-            let stage = stage1_bump::Bump::with_source(SimBreak::with_limit(256 << 10));
-            let out = run(&stage, Threaded { kind, ops: SMALL }, false, None);
+            let stage =
+                all_stages::with_sources(1, SimBreak::with_limit(256 << 10), SimPages::new())
+                    .expect("stage 1");
+            let out = run(&*stage, Threaded { kind, ops: SMALL }, false, None);
             let at = out.out_of_memory_at.expect("out of memory");
             assert!(at < SMALL as u64, "{kind:?}: {at}");
         }
