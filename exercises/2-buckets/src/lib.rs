@@ -31,13 +31,13 @@
 //!   request goes;
 //! - `block.rs`: the block and region headers;
 //! - `buckets.rs`: size classes, and the buckets small blocks come from;
-//! - `map.rs`: the checker and the heap map.
+//! - `walk.rs`: walking the heap: the checker and the heap map.
 
 #![no_std]
 
 mod block;
 mod buckets;
-mod map;
+mod walk;
 
 use core::ptr;
 
@@ -344,7 +344,7 @@ unsafe impl<S: Break> Malloc for Buckets<S> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.heap.lock().heap_map(out)
     }
 
     fn lock_for_fork(&self) {

@@ -29,16 +29,16 @@
 //! - `free_list.rs`: free lists, and which list a freed block goes on;
 //! - `split.rs`: cutting a bigger free block into blocks of a class;
 //! - `mapped.rs`: large blocks, each with a mapping of its own;
-//! - `map.rs`: the checker and the heap map.
+//! - `walk.rs`: walking the heap: the checker and the heap map.
 
 #![no_std]
 
 mod block;
 mod buckets;
 mod free_list;
-mod map;
 mod mapped;
 mod split;
+mod walk;
 
 use core::ptr;
 
@@ -415,7 +415,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Mmap<S, P> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.heap.lock().heap_map(out)
     }
 
     fn lock_for_fork(&self) {

@@ -109,7 +109,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // Keep the top pad, and at least room for a region's fence.
         let keep = self.settings.top_pad.max(HEADER);
         let give = (top - keep.min(top)) & !(PAGE - 1);
-        // SAFETY: the bytes above the bump hold no block; `shrink` refuses
+        // SAFETY: the bytes above the bump hold no block; `cut_down` refuses
         // if someone else moved the break since we grew it.
         if give > 0 && unsafe { self.source.shrink(give) } {
             self.end = self.end.wrapping_sub(give);

@@ -33,19 +33,19 @@
 //!   program;
 //! - `debug.rs`: the debug mode;
 //! - `settings.rs`: the knobs, and reading them from the environment;
-//! - `map.rs`: the checker and the heap map.
+//! - `walk.rs`: walking the heap: the checker and the heap map.
 
 #![no_std]
 
 mod bins;
 mod block;
 mod debug;
-mod map;
 mod mapped;
 mod merge;
 mod misuse;
 pub mod settings;
 mod top;
+mod walk;
 
 use core::ptr;
 
@@ -183,7 +183,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             // SAFETY: a block just taken off its list is ours; what it has
             // beyond `payload` goes back as a free block of its own.
             unsafe {
-                self.shrink(header, HEADER + payload);
+                self.cut_down(header, HEADER + payload);
                 (*header).reuse(size);
             }
             self.tally.malloc(size);
@@ -238,7 +238,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
         self.tally.free(block.size);
         // SAFETY: a live block of ours, given back.
-        unsafe { self.release(header) };
+        unsafe { self.free_and_merge(header) };
     }
 
     /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
@@ -387,7 +387,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Hardened<S, P> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.heap.lock().heap_map(out)
     }
 
     fn lock_for_fork(&self) {

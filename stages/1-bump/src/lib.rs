@@ -27,7 +27,7 @@
 #![no_std]
 
 mod block;
-mod map;
+mod walk;
 
 use core::ptr;
 
@@ -323,7 +323,7 @@ unsafe impl<S: Break> Malloc for Bump<S> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.heap.lock().heap_map(out)
     }
 
     fn lock_for_fork(&self) {

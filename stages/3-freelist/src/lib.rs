@@ -29,14 +29,14 @@
 //! - `block.rs`: the block and region headers;
 //! - `buckets.rs`: size classes, and the buckets small blocks come from;
 //! - `free_list.rs`: free lists, and which list a freed block goes on;
-//! - `map.rs`: the checker and the heap map.
+//! - `walk.rs`: walking the heap: the checker and the heap map.
 
 #![no_std]
 
 mod block;
 mod buckets;
 mod free_list;
-mod map;
+mod walk;
 
 use core::ptr;
 
@@ -364,7 +364,7 @@ unsafe impl<S: Break> Malloc for FreeLists<S> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.heap.lock().heap_map(out)
     }
 
     fn lock_for_fork(&self) {

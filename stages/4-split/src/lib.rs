@@ -31,15 +31,15 @@
 //! - `buckets.rs`: size classes, and the buckets small blocks come from;
 //! - `free_list.rs`: free lists, and which list a freed block goes on;
 //! - `split.rs`: cutting a bigger free block into blocks of a class;
-//! - `map.rs`: the checker and the heap map.
+//! - `walk.rs`: walking the heap: the checker and the heap map.
 
 #![no_std]
 
 mod block;
 mod buckets;
 mod free_list;
-mod map;
 mod split;
+mod walk;
 
 use core::ptr;
 
@@ -370,7 +370,7 @@ unsafe impl<S: Break> Malloc for Split<S> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.heap.lock().heap_map(out)
     }
 
     fn lock_for_fork(&self) {

@@ -30,18 +30,18 @@
 //! - `split.rs`: cutting a bigger free block into blocks of a class;
 //! - `mapped.rs`: large blocks, each with a mapping of its own;
 //! - `settings.rs`: the knobs, and reading them from the environment;
-//! - `map.rs`: the checker and the heap map.
+//! - `walk.rs`: walking the heap: the checker and the heap map.
 
 #![no_std]
 
 mod block;
 mod buckets;
 mod free_list;
-mod map;
 mod mapped;
 pub mod settings;
 mod split;
 mod top;
+mod walk;
 
 use core::ptr;
 
@@ -386,7 +386,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.heap.lock().heap_map(out)
     }
 
     fn lock_for_fork(&self) {

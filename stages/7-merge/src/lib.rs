@@ -34,7 +34,7 @@
 //! - `merge.rs`: freeing with merging, and cutting a block down in place;
 //! - `mapped.rs`: large blocks, each with a mapping of its own;
 //! - `settings.rs`: the knobs, and reading them from the environment;
-//! - `map.rs`: the checker and the heap map.
+//! - `walk.rs`: walking the heap: the checker and the heap map.
 //!
 //! What this stage cannot see: a block freed twice, once merged, looks like
 //! a live block; it is merged again and corrupts the heap. Stage 8 stops it.
@@ -43,11 +43,11 @@
 
 mod bins;
 mod block;
-mod map;
 mod mapped;
 mod merge;
 pub mod settings;
 mod top;
+mod walk;
 
 use core::ptr;
 
@@ -179,7 +179,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             // SAFETY: a block just taken off its list is ours; what it has
             // beyond `payload` goes back as a free block of its own.
             unsafe {
-                self.shrink(header, HEADER + payload);
+                self.cut_down(header, HEADER + payload);
                 (*header).reuse(size);
             }
             self.tally.malloc(size);
@@ -231,7 +231,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
         self.tally.free(block.size);
         // SAFETY: a live block of ours, given back.
-        unsafe { self.release(header) };
+        unsafe { self.free_and_merge(header) };
     }
 
     /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
@@ -352,7 +352,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Merge<S, P> {
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.heap.lock().map(out)
+        self.heap.lock().heap_map(out)
     }
 
     fn lock_for_fork(&self) {

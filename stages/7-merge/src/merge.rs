@@ -30,7 +30,7 @@ pub fn footer(header: *mut Header, span: usize) -> *mut usize {
 }
 
 impl<S: Break, P: Pages> Heap<S, P> {
-    // ANCHOR: release
+    // ANCHOR: free_and_merge
     /// Makes the block at `header` free: merged with a free block on either
     /// side, and with the top if it ends there, so that no two free blocks
     /// are ever neighbours (and the heap keeps few, large free blocks).
@@ -38,7 +38,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     /// # Safety
     ///
     /// `header` is a block of ours that nobody uses any more, on no list.
-    pub(crate) unsafe fn release(&mut self, header: *mut Header) {
+    pub(crate) unsafe fn free_and_merge(&mut self, header: *mut Header) {
         let mut start = header;
         // SAFETY: the caller gives one of our blocks.
         let mut span = unsafe { (*header).span() };
@@ -78,7 +78,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // follows it.
         unsafe { self.file_free(start, span) };
     }
-    // ANCHOR_END: release
+    // ANCHOR_END: free_and_merge
 
     // EXERCISE BODY: file_free
     // ANCHOR: file_free
@@ -101,7 +101,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     // ANCHOR_END: file_free
 
     /// Cuts the block at `header` (not on a list) down to `span` bytes when
-    /// what is left can be a block; the rest is released (merged with a
+    /// what is left can be a block; the rest is freed (merged with a
     /// free block after it). Otherwise the block keeps its span, and the
     /// block after it learns that its predecessor is no longer free.
     ///
@@ -109,7 +109,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     ///
     /// `header` is a block of ours spanning at least `span` bytes, whose
     /// bytes past `span` nobody uses.
-    pub(crate) unsafe fn shrink(&mut self, header: *mut Header, span: usize) {
+    pub(crate) unsafe fn cut_down(&mut self, header: *mut Header, span: usize) {
         // SAFETY: the caller gives one of our blocks.
         let total = unsafe { (*header).span() };
         if total >= span + MIN_BLOCK {
@@ -118,7 +118,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             unsafe {
                 (*header).set_span(span);
                 rest.write(Header::new(Tag::Live, 0, total - span));
-                self.release(rest);
+                self.free_and_merge(rest);
             }
         } else {
             let next = next_block(header);
@@ -142,7 +142,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         let have = unsafe { (*header).span() };
         if span <= have {
             // SAFETY: the bytes past `span` are the caller's no more.
-            unsafe { self.shrink(header, span) };
+            unsafe { self.cut_down(header, span) };
             return true;
         }
         let next = next_block(header);
@@ -162,11 +162,11 @@ impl<S: Break, P: Pages> Heap<S, P> {
             return false;
         }
         // SAFETY: a free block is on its list; joined to ours, the whole is
-        // ours, and its tail goes back by `shrink`.
+        // ours, and its tail goes back by `cut_down`.
         unsafe {
             self.bins.remove(next);
             (*header).set_span(have + after);
-            self.shrink(header, span);
+            self.cut_down(header, span);
         }
         true
     }

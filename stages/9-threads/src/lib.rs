@@ -32,7 +32,7 @@
 //! - `cache.rs`: the per-thread caches;
 //! - `fast_path.rs`: `malloc` and `free` through them;
 //! - `settings.rs`: the knobs, and reading them from the environment;
-//! - `map.rs`: the checker and the heap map.
+//! - `walk.rs`: walking the heap: the checker and the heap map.
 
 #![no_std]
 
@@ -41,12 +41,12 @@ mod block;
 mod cache;
 mod debug;
 mod fast_path;
-mod map;
 mod mapped;
 mod merge;
 mod misuse;
 pub mod settings;
 mod top;
+mod walk;
 
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
@@ -212,7 +212,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             // SAFETY: a block just taken off its list is ours; what it has
             // beyond `payload` goes back as a free block of its own.
             unsafe {
-                self.shrink(header, HEADER + payload);
+                self.cut_down(header, HEADER + payload);
                 (*header).reuse(size);
             }
             self.tally.malloc(size);
@@ -267,7 +267,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
         self.tally.free(block.size);
         // SAFETY: a live block of ours, given back.
-        unsafe { self.release(header) };
+        unsafe { self.free_and_merge(header) };
     }
 
     /// Resizes the block at `ptr` (non-null) to `size` (non-zero) bytes.
@@ -439,7 +439,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         let heap = self.locked();
-        heap.map(out, self.caches.totals())
+        heap.heap_map(out, self.caches.totals())
     }
 
     fn lock_for_fork(&self) {

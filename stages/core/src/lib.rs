@@ -21,7 +21,7 @@
 //! # Map
 //!
 //! - [`malloc`](mod@malloc): the trait, its default methods and [`HeapError`].
-//! - [`map`]: drawing heap maps as text.
+//! - [`heap_map`]: drawing heap maps as text.
 //! - [`os`]: every system call the workbook makes, and nothing else.
 //! - [`source`]: the real and the simulated break.
 //! - [`pages`]: mapped pages for large blocks, real and simulated.
@@ -33,9 +33,9 @@
 #![no_std]
 
 pub mod global;
+pub mod heap_map;
 pub mod lock;
 pub mod malloc;
-pub mod map;
 pub mod os;
 pub mod pages;
 pub mod source;
@@ -43,9 +43,9 @@ pub mod stats;
 pub mod system;
 
 pub use global::GlobalMalloc;
+pub use heap_map::{Line, MapWriter, Offset};
 pub use lock::{Lock, LockGuard};
 pub use malloc::{ALIGN, HeapError, MAX_REQUEST, Malloc, align_up};
-pub use map::{Line, MapWriter, Offset};
 pub use pages::{Pages, RealPages, SimPages};
 pub use source::{Break, RealBreak, SimBreak, SourceStats};
 pub use stats::{Stats, Tally};

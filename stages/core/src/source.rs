@@ -268,7 +268,7 @@ impl SimBreak {
         NonNull::new(self.base as *mut u8)
     }
 
-    fn reserve(&mut self) -> Option<()> {
+    fn map_region(&mut self) -> Option<()> {
         if self.base == 0 {
             let mapping = os::map(Self::CAPACITY + Self::BASE_ALIGN, true)?;
             self.mapping = mapping.as_ptr() as usize;
@@ -296,7 +296,7 @@ impl Break for SimBreak {
         if total > self.limit.saturating_sub(self.top) || self.failures.strike() {
             return None;
         }
-        self.reserve()?;
+        self.map_region()?;
         let start = self.base + self.top + gap;
         self.top += total;
         self.stats.grew(total);

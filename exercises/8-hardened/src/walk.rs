@@ -6,7 +6,6 @@ use malloc_core::{Break, HeapError, Line, MapWriter, Pages};
 
 use crate::bins::{BINS, bin_floor, bin_of};
 use crate::block::{HEADER, Header, Tag};
-use crate::cache::{KEY, Totals, key_word};
 use crate::debug::guard_intact;
 use crate::merge::check_merged;
 use crate::{Heap, payload_size};
@@ -86,12 +85,8 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 
     /// The heap check: every block well formed, the counts agree.
-    ///
-    /// `cached_bytes` is what the thread caches count: the bytes requested of
-    /// blocks they handed out, less those of blocks they took in. Blocks in
-    /// a cache are live for the heap, with a size of 0.
-    pub(crate) fn check(&self, cached_bytes: usize) -> Result<(), HeapError> {
-        let (mut live, mut bytes, mut freed) = (0, 0usize, 0);
+    pub(crate) fn check(&self) -> Result<(), HeapError> {
+        let (mut live, mut bytes, mut freed) = (0, 0, 0);
         let mut guards = Ok(());
         self.walk(|step| {
             if let Step::Block {
@@ -100,7 +95,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             {
                 if tag == Tag::Live {
                     live += 1;
-                    bytes = bytes.wrapping_add(size);
+                    bytes += size;
                     let payload = header.cast::<u8>().wrapping_add(HEADER);
                     // SAFETY: a live block of ours, guarded in the debug mode.
                     if self.settings.perturb && !unsafe { guard_intact::<P>(payload) } {
@@ -117,11 +112,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         guards?;
         self.check_free_lists(freed)?;
         let (live, bytes) = (live + self.mapped_blocks, bytes + self.mapped_bytes);
-        let tally = (
-            self.tally.live_blocks(),
-            self.tally.live_bytes().wrapping_add(cached_bytes),
-        );
-        if (live, bytes) != tally {
+        if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
             return Err(HeapError::new(
                 0,
                 "live blocks in the heap disagree with the counters",
@@ -188,18 +179,15 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 
     /// The heap map: regions and blocks, offsets from the first region.
-    ///
-    /// `caches` is what the thread caches did: the map counts the program's
-    /// live blocks and bytes, not the cached ones.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write, caches: Totals) -> fmt::Result {
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
-            "threaded allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            "hardened allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
-            self.tally.live_blocks().wrapping_sub(caches.held()),
-            self.tally.live_bytes().wrapping_add(caches.bytes)
+            self.tally.live_blocks(),
+            self.tally.live_bytes()
         ))?;
         map.line(format_args!(
             "settings: mmap threshold {}, trim threshold {}, top pad {}{}",
@@ -234,13 +222,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             } => {
                 let at = header as usize;
                 let usable = span - HEADER;
-                // SAFETY: a live block has at least 16 payload bytes.
-                let cached =
-                    tag == Tag::Live && size == 0 && unsafe { key_word(header).read() } == KEY;
                 match tag {
-                    Tag::Live if cached => {
-                        map.block(at, format_args!("cached         in {usable:>6}"))?
-                    }
                     Tag::Live => {
                         map.block(at, format_args!("live    {size:>6} B in {usable:>6}"))?
                     }

@@ -5,7 +5,7 @@ use core::fmt;
 use malloc_core::{Break, HeapError, MapWriter};
 
 use crate::block::{HEADER, Header, Tag};
-use crate::{CLASSES, Heap, class_of, payload_size};
+use crate::{Heap, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
 enum Step {
@@ -17,12 +17,6 @@ enum Step {
         tag: Tag,
         size: usize,
         span: usize,
-    },
-    /// The part of a bucket not handed out yet (no blocks there).
-    BucketTail {
-        start: usize,
-        end: usize,
-        class: usize,
     },
 }
 
@@ -41,18 +35,6 @@ impl<S: Break> Heap<S> {
             }))?;
             let mut at = region.cast::<u8>().wrapping_add(HEADER);
             while at < end {
-                // The part of a bucket not handed out yet holds no blocks.
-                let tail = self.buckets.iter().position(|b| b.next == at && b.end > at);
-                if let Some(class) = tail {
-                    let (start, tail_end) = (at as usize, self.buckets[class].end as usize);
-                    wrote(visit(Step::BucketTail {
-                        start,
-                        end: tail_end,
-                        class,
-                    }))?;
-                    at = self.buckets[class].end;
-                    continue;
-                }
                 let header = at.cast::<Header>();
                 // SAFETY: `at` is inside the used part of a region, where the
                 // blocks lie end to end, so a header starts here.
@@ -124,11 +106,11 @@ impl<S: Break> Heap<S> {
     }
 
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
-            "bucket allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            "bump allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
             self.tally.live_blocks(),
@@ -147,19 +129,13 @@ impl<S: Break> Heap<S> {
                 span,
             } => {
                 let at = header as usize;
-                // A block in a bucket shows its class; a large one its size.
-                let class = match class_of(size) {
-                    Some(c) if span == HEADER + CLASSES[c] => CLASSES[c],
-                    _ => span - HEADER,
-                };
                 match tag {
                     Tag::Live => {
-                        map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?
+                        map.block(at, format_args!("live    {size:>6} B  (span {span})"))?
                     }
-                    Tag::Freed => map.block(
-                        at,
-                        format_args!("freed   {size:>6} B in {class:>6} (not reused)"),
-                    )?,
+                    Tag::Freed => {
+                        map.block(at, format_args!("freed   {size:>6} B  (span {span}, lost)"))?
+                    }
                     Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
                 }
                 if header == self.last {
@@ -168,14 +144,6 @@ impl<S: Break> Heap<S> {
                     ))?;
                 }
                 Ok(())
-            }
-            Step::BucketTail { start, end, class } => {
-                let blocks = (end - start) / (HEADER + CLASSES[class]);
-                map.line(format_args!(
-                    "  {:7}  bucket of {:>4}: {blocks} blocks not handed out yet",
-                    map.offset(start),
-                    CLASSES[class]
-                ))
             }
         });
         if let Err(e) = result {

@@ -188,26 +188,15 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
-            "tuned allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            "mmap allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
             self.tally.live_blocks(),
             self.tally.live_bytes()
-        ))?;
-        map.line(format_args!(
-            "settings: mmap threshold {}, trim threshold {}, top pad {}{}",
-            self.settings.mmap_threshold,
-            self.settings.trim_threshold,
-            self.settings.top_pad,
-            if self.settings.dynamic {
-                " (dynamic)"
-            } else {
-                ""
-            }
         ))?;
         map.line(format_args!(
             "free lists: 16: {}, 64: {}, 256: {}, 1024: {}, large: {}",

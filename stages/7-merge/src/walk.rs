@@ -165,7 +165,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(

@@ -5,7 +5,8 @@ use core::fmt;
 use malloc_core::{Break, HeapError, MapWriter};
 
 use crate::block::{HEADER, Header, Tag};
-use crate::{Heap, payload_size};
+use crate::free_list::FreeList;
+use crate::{CLASSES, Heap, class_of, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
 enum Step {
@@ -17,6 +18,12 @@ enum Step {
         tag: Tag,
         size: usize,
         span: usize,
+    },
+    /// The part of a bucket not handed out yet (no blocks there).
+    BucketTail {
+        start: usize,
+        end: usize,
+        class: usize,
     },
 }
 
@@ -35,6 +42,18 @@ impl<S: Break> Heap<S> {
             }))?;
             let mut at = region.cast::<u8>().wrapping_add(HEADER);
             while at < end {
+                // The part of a bucket not handed out yet holds no blocks.
+                let tail = self.buckets.iter().position(|b| b.next == at && b.end > at);
+                if let Some(class) = tail {
+                    let (start, tail_end) = (at as usize, self.buckets[class].end as usize);
+                    wrote(visit(Step::BucketTail {
+                        start,
+                        end: tail_end,
+                        class,
+                    }))?;
+                    at = self.buckets[class].end;
+                    continue;
+                }
                 let header = at.cast::<Header>();
                 // SAFETY: `at` is inside the used part of a region, where the
                 // blocks lie end to end, so a header starts here.
@@ -70,7 +89,7 @@ impl<S: Break> Heap<S> {
 
     /// The heap check: every block well formed, the counts agree.
     pub(crate) fn check(&self) -> Result<(), HeapError> {
-        let (mut live, mut bytes, mut last_seen) = (0, 0, false);
+        let (mut live, mut bytes, mut freed, mut last_seen) = (0, 0, 0, false);
         self.walk(|step| {
             if let Step::Block {
                 header, tag, size, ..
@@ -80,10 +99,12 @@ impl<S: Break> Heap<S> {
                     live += 1;
                     bytes += size;
                 }
+                freed += usize::from(tag == Tag::Freed);
                 last_seen |= header == self.last;
             }
             Ok(())
         })?;
+        self.check_free_lists(freed)?;
         if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
             return Err(HeapError::new(
                 0,
@@ -105,16 +126,66 @@ impl<S: Break> Heap<S> {
         Ok(())
     }
 
+    /// Every block on a free list is a free block of the list's size, and
+    /// the lists hold exactly the `freed` blocks the walk met: none lost,
+    /// none twice, none live.
+    fn check_free_lists(&self, freed: usize) -> Result<(), HeapError> {
+        let mut listed = 0;
+        for (list, class) in self.free.iter().zip(CLASSES) {
+            listed += self.check_list(list, Some(class), freed)?;
+        }
+        listed += self.check_list(&self.large_free, None, freed)?;
+        if listed != freed {
+            return Err(HeapError::new(0, "free lists and freed blocks disagree"));
+        }
+        Ok(())
+    }
+
+    /// Checks one list (of a class, or the large list) and counts it.
+    fn check_list(
+        &self,
+        list: &FreeList,
+        class: Option<usize>,
+        freed: usize,
+    ) -> Result<usize, HeapError> {
+        let mut count = 0;
+        for header in list.iter(freed + 1) {
+            let bad = |problem| Err(HeapError::new(header as usize, problem));
+            if (header as usize) < self.first as usize || header as usize >= self.end as usize {
+                return bad("a free list points outside the heap");
+            }
+            // SAFETY: the address is inside our heap; the walk checked that
+            // every block there has a valid header.
+            let block = unsafe { &*header };
+            if block.tag() != Some(Tag::Freed) {
+                return bad("a block on a free list is not free");
+            }
+            if class.is_some_and(|c| block.usable() != c) {
+                return bad("a block is on the free list of another class");
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
-            "bump allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            "free-list allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
             self.tally.live_blocks(),
             self.tally.live_bytes()
+        ))?;
+        map.line(format_args!(
+            "free lists: 16: {}, 64: {}, 256: {}, 1024: {}, large: {}",
+            self.free[0].len(),
+            self.free[1].len(),
+            self.free[2].len(),
+            self.free[3].len(),
+            self.large_free.len()
         ))?;
         let result = self.walk(|step| match step {
             Step::Region { start, end } => map.line(format_args!(
@@ -129,13 +200,16 @@ impl<S: Break> Heap<S> {
                 span,
             } => {
                 let at = header as usize;
+                // A block in a bucket shows its class; a large one its size.
+                let class = match class_of(size) {
+                    Some(c) if span == HEADER + CLASSES[c] => CLASSES[c],
+                    _ => span - HEADER,
+                };
                 match tag {
                     Tag::Live => {
-                        map.block(at, format_args!("live    {size:>6} B  (span {span})"))?
+                        map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?
                     }
-                    Tag::Freed => {
-                        map.block(at, format_args!("freed   {size:>6} B  (span {span}, lost)"))?
-                    }
+                    Tag::Freed => map.block(at, format_args!("free           in {class:>6}"))?,
                     Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
                 }
                 if header == self.last {
@@ -144,6 +218,14 @@ impl<S: Break> Heap<S> {
                     ))?;
                 }
                 Ok(())
+            }
+            Step::BucketTail { start, end, class } => {
+                let blocks = (end - start) / (HEADER + CLASSES[class]);
+                map.line(format_args!(
+                    "  {:7}  bucket of {:>4}: {blocks} blocks not handed out yet",
+                    map.offset(start),
+                    CLASSES[class]
+                ))
             }
         });
         if let Err(e) = result {

@@ -5,7 +5,6 @@ use core::fmt;
 use malloc_core::{Break, HeapError, MapWriter};
 
 use crate::block::{HEADER, Header, Tag};
-use crate::free_list::FreeList;
 use crate::{CLASSES, Heap, class_of, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
@@ -89,7 +88,7 @@ impl<S: Break> Heap<S> {
 
     /// The heap check: every block well formed, the counts agree.
     pub(crate) fn check(&self) -> Result<(), HeapError> {
-        let (mut live, mut bytes, mut freed, mut last_seen) = (0, 0, 0, false);
+        let (mut live, mut bytes, mut last_seen) = (0, 0, false);
         self.walk(|step| {
             if let Step::Block {
                 header, tag, size, ..
@@ -99,12 +98,10 @@ impl<S: Break> Heap<S> {
                     live += 1;
                     bytes += size;
                 }
-                freed += usize::from(tag == Tag::Freed);
                 last_seen |= header == self.last;
             }
             Ok(())
         })?;
-        self.check_free_lists(freed)?;
         if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
             return Err(HeapError::new(
                 0,
@@ -126,66 +123,16 @@ impl<S: Break> Heap<S> {
         Ok(())
     }
 
-    /// Every block on a free list is a free block of the list's size, and
-    /// the lists hold exactly the `freed` blocks the walk met: none lost,
-    /// none twice, none live.
-    fn check_free_lists(&self, freed: usize) -> Result<(), HeapError> {
-        let mut listed = 0;
-        for (list, class) in self.free.iter().zip(CLASSES) {
-            listed += self.check_list(list, Some(class), freed)?;
-        }
-        listed += self.check_list(&self.large_free, None, freed)?;
-        if listed != freed {
-            return Err(HeapError::new(0, "free lists and freed blocks disagree"));
-        }
-        Ok(())
-    }
-
-    /// Checks one list (of a class, or the large list) and counts it.
-    fn check_list(
-        &self,
-        list: &FreeList,
-        class: Option<usize>,
-        freed: usize,
-    ) -> Result<usize, HeapError> {
-        let mut count = 0;
-        for header in list.iter(freed + 1) {
-            let bad = |problem| Err(HeapError::new(header as usize, problem));
-            if (header as usize) < self.first as usize || header as usize >= self.end as usize {
-                return bad("a free list points outside the heap");
-            }
-            // SAFETY: the address is inside our heap; the walk checked that
-            // every block there has a valid header.
-            let block = unsafe { &*header };
-            if block.tag() != Some(Tag::Freed) {
-                return bad("a block on a free list is not free");
-            }
-            if class.is_some_and(|c| block.usable() != c) {
-                return bad("a block is on the free list of another class");
-            }
-            count += 1;
-        }
-        Ok(count)
-    }
-
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
-            "free-list allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            "bucket allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
             self.tally.live_blocks(),
             self.tally.live_bytes()
-        ))?;
-        map.line(format_args!(
-            "free lists: 16: {}, 64: {}, 256: {}, 1024: {}, large: {}",
-            self.free[0].len(),
-            self.free[1].len(),
-            self.free[2].len(),
-            self.free[3].len(),
-            self.large_free.len()
         ))?;
         let result = self.walk(|step| match step {
             Step::Region { start, end } => map.line(format_args!(
@@ -209,7 +156,10 @@ impl<S: Break> Heap<S> {
                     Tag::Live => {
                         map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?
                     }
-                    Tag::Freed => map.block(at, format_args!("free           in {class:>6}"))?,
+                    Tag::Freed => map.block(
+                        at,
+                        format_args!("freed   {size:>6} B in {class:>6} (not reused)"),
+                    )?,
                     Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
                 }
                 if header == self.last {

@@ -1,14 +1,12 @@
 //! Walking the heap: the checker and the heap map.
 
-use core::fmt::{self, Write};
+use core::fmt;
 
-use malloc_core::{Break, HeapError, Line, MapWriter, Pages};
+use malloc_core::{Break, HeapError, MapWriter, Pages};
 
-use crate::bins::{BINS, bin_floor, bin_of};
 use crate::block::{HEADER, Header, Tag};
-use crate::debug::guard_intact;
-use crate::merge::check_merged;
-use crate::{Heap, payload_size};
+use crate::free_list::FreeList;
+use crate::{CLASSES, Heap, class_of, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
 enum Step {
@@ -20,6 +18,12 @@ enum Step {
         tag: Tag,
         size: usize,
         span: usize,
+    },
+    /// The part of a bucket not handed out yet (no blocks there).
+    BucketTail {
+        start: usize,
+        end: usize,
+        class: usize,
     },
 }
 
@@ -37,9 +41,19 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 end: end as usize,
             }))?;
             let mut at = region.cast::<u8>().wrapping_add(HEADER);
-            // The tag of the block before (none before the first).
-            let mut before = None;
             while at < end {
+                // The part of a bucket not handed out yet holds no blocks.
+                let tail = self.buckets.iter().position(|b| b.next == at && b.end > at);
+                if let Some(class) = tail {
+                    let (start, tail_end) = (at as usize, self.buckets[class].end as usize);
+                    wrote(visit(Step::BucketTail {
+                        start,
+                        end: tail_end,
+                        class,
+                    }))?;
+                    at = self.buckets[class].end;
+                    continue;
+                }
                 let header = at.cast::<Header>();
                 // SAFETY: `at` is inside the used part of a region, where the
                 // blocks lie end to end, so a header starts here.
@@ -56,8 +70,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 if tag == Tag::Live && payload_size(size) > span - HEADER {
                     return Err(bad("block is smaller than its size"));
                 }
-                check_merged(header, tag, span, before).map_err(bad)?;
-                before = Some(tag);
                 wrote(visit(Step::Block {
                     header,
                     tag,
@@ -72,12 +84,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
                     "blocks do not end at the region's end",
                 ));
             }
-            if end == self.bump && before == Some(Tag::Freed) {
-                return Err(HeapError::new(
-                    at as usize,
-                    "a free block ends at the top (it should have joined it)",
-                ));
-            }
             // SAFETY: `region` is one of our region headers.
             region = unsafe { (*region).next };
         }
@@ -86,8 +92,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
 
     /// The heap check: every block well formed, the counts agree.
     pub(crate) fn check(&self) -> Result<(), HeapError> {
-        let (mut live, mut bytes, mut freed) = (0, 0, 0);
-        let mut guards = Ok(());
+        let (mut live, mut bytes, mut freed, mut last_seen) = (0, 0, 0, false);
         self.walk(|step| {
             if let Step::Block {
                 header, tag, size, ..
@@ -96,26 +101,24 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 if tag == Tag::Live {
                     live += 1;
                     bytes += size;
-                    let payload = header.cast::<u8>().wrapping_add(HEADER);
-                    // SAFETY: a live block of ours, guarded in the debug mode.
-                    if self.settings.perturb && !unsafe { guard_intact::<P>(payload) } {
-                        guards = Err(HeapError::new(
-                            payload as usize,
-                            "bytes after a live block were overwritten (an overflow)",
-                        ));
-                    }
                 }
                 freed += usize::from(tag == Tag::Freed);
+                last_seen |= header == self.last;
             }
             Ok(())
         })?;
-        guards?;
         self.check_free_lists(freed)?;
         let (live, bytes) = (live + self.mapped_blocks, bytes + self.mapped_bytes);
         if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
             return Err(HeapError::new(
                 0,
                 "live blocks in the heap disagree with the counters",
+            ));
+        }
+        if !self.last.is_null() && !last_seen {
+            return Err(HeapError::new(
+                self.last as usize,
+                "the most recent block is not in the heap",
             ));
         }
         if self.bump > self.end {
@@ -127,27 +130,33 @@ impl<S: Break, P: Pages> Heap<S, P> {
         Ok(())
     }
 
-    /// Every block on a free list is a free block of the list's bin, and
+    /// Every block on a free list is a free block of the list's size, and
     /// the lists hold exactly the `freed` blocks the walk met: none lost,
     /// none twice, none live.
     fn check_free_lists(&self, freed: usize) -> Result<(), HeapError> {
         let mut listed = 0;
-        for bin in 0..BINS {
-            listed += self.check_list(bin, freed)?;
+        for (list, class) in self.free.iter().zip(CLASSES) {
+            listed += self.check_list(list, Some(class), freed)?;
         }
+        listed += self.check_list(&self.large_free, None, freed)?;
         if listed != freed {
             return Err(HeapError::new(0, "free lists and freed blocks disagree"));
         }
         Ok(())
     }
 
-    /// Checks one bin's list and counts it.
-    fn check_list(&self, bin: usize, freed: usize) -> Result<usize, HeapError> {
+    /// Checks one list (of a class, or the large list) and counts it.
+    fn check_list(
+        &self,
+        list: &FreeList,
+        class: Option<usize>,
+        freed: usize,
+    ) -> Result<usize, HeapError> {
         let mut count = 0;
-        for header in self.bins.iter(bin, freed + 1) {
+        for header in list.iter(freed + 1) {
             let bad = |problem| Err(HeapError::new(header as usize, problem));
-            if !self.in_heap(header as usize) || !(header as usize).is_multiple_of(HEADER) {
-                return bad("a free list points outside the heap (a link was overwritten)");
+            if !self.in_heap(header as usize) {
+                return bad("a free list points outside the heap");
             }
             // SAFETY: the address is inside our heap; the walk checked that
             // every block there has a valid header.
@@ -155,8 +164,8 @@ impl<S: Break, P: Pages> Heap<S, P> {
             if block.tag() != Some(Tag::Freed) {
                 return bad("a block on a free list is not free");
             }
-            if bin_of(block.usable()) != bin {
-                return bad("a block is in the wrong bin");
+            if class.is_some_and(|c| block.usable() < c) {
+                return bad("a block is on the free list of a class it cannot serve");
             }
             count += 1;
         }
@@ -179,11 +188,11 @@ impl<S: Break, P: Pages> Heap<S, P> {
     }
 
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
-            "hardened allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            "tuned allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
             self.tally.live_blocks(),
@@ -200,14 +209,14 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 ""
             }
         ))?;
-        let mut lists = Line::new();
-        for bin in 0..BINS {
-            let blocks = self.bins.iter(bin, usize::MAX).count();
-            if blocks > 0 {
-                write!(lists, " {}+: {blocks},", bin_floor(bin))?;
-            }
-        }
-        map.line(format_args!("free blocks by bin:{}", lists.as_str()))?;
+        map.line(format_args!(
+            "free lists: 16: {}, 64: {}, 256: {}, 1024: {}, large: {}",
+            self.free[0].len(),
+            self.free[1].len(),
+            self.free[2].len(),
+            self.free[3].len(),
+            self.large_free.len()
+        ))?;
         let result = self.walk(|step| match step {
             Step::Region { start, end } => map.line(format_args!(
                 "region at {}, blocks end at {}",
@@ -221,16 +230,33 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 span,
             } => {
                 let at = header as usize;
-                let usable = span - HEADER;
+                // A block in a bucket shows its class; a large one its size.
+                let class = match class_of(size) {
+                    Some(c) if span == HEADER + CLASSES[c] => CLASSES[c],
+                    _ => span - HEADER,
+                };
                 match tag {
                     Tag::Live => {
-                        map.block(at, format_args!("live    {size:>6} B in {usable:>6}"))?
+                        map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?
                     }
-                    Tag::Freed => map.block(at, format_args!("free           in {usable:>6}"))?,
+                    Tag::Freed => map.block(at, format_args!("free           in {class:>6}"))?,
                     Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
                     Tag::Mapped => map.block(at, format_args!("mapped header in the heap!"))?,
                 }
+                if header == self.last {
+                    map.line(format_args!(
+                        "             ^ most recent: freeing it moves the bump back"
+                    ))?;
+                }
                 Ok(())
+            }
+            Step::BucketTail { start, end, class } => {
+                let blocks = (end - start) / (HEADER + CLASSES[class]);
+                map.line(format_args!(
+                    "  {:7}  bucket of {:>4}: {blocks} blocks not handed out yet",
+                    map.offset(start),
+                    CLASSES[class]
+                ))
             }
         });
         if let Err(e) = result {

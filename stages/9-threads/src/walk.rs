@@ -1,12 +1,15 @@
 //! Walking the heap: the checker and the heap map.
 
-use core::fmt;
+use core::fmt::{self, Write};
 
-use malloc_core::{Break, HeapError, MapWriter};
+use malloc_core::{Break, HeapError, Line, MapWriter, Pages};
 
+use crate::bins::{BINS, bin_floor, bin_of};
 use crate::block::{HEADER, Header, Tag};
-use crate::free_list::FreeList;
-use crate::{CLASSES, Heap, class_of, payload_size};
+use crate::cache::{KEY, Totals, key_word};
+use crate::debug::guard_intact;
+use crate::merge::check_merged;
+use crate::{Heap, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
 enum Step {
@@ -19,15 +22,9 @@ enum Step {
         size: usize,
         span: usize,
     },
-    /// The part of a bucket not handed out yet (no blocks there).
-    BucketTail {
-        start: usize,
-        end: usize,
-        class: usize,
-    },
 }
 
-impl<S: Break> Heap<S> {
+impl<S: Break, P: Pages> Heap<S, P> {
     /// Calls `visit` on every region and block, in address order; stops at
     /// the first structure that is not what it should be.
     fn walk(&self, mut visit: impl FnMut(Step) -> fmt::Result) -> Result<(), HeapError> {
@@ -41,19 +38,9 @@ impl<S: Break> Heap<S> {
                 end: end as usize,
             }))?;
             let mut at = region.cast::<u8>().wrapping_add(HEADER);
+            // The tag of the block before (none before the first).
+            let mut before = None;
             while at < end {
-                // The part of a bucket not handed out yet holds no blocks.
-                let tail = self.buckets.iter().position(|b| b.next == at && b.end > at);
-                if let Some(class) = tail {
-                    let (start, tail_end) = (at as usize, self.buckets[class].end as usize);
-                    wrote(visit(Step::BucketTail {
-                        start,
-                        end: tail_end,
-                        class,
-                    }))?;
-                    at = self.buckets[class].end;
-                    continue;
-                }
                 let header = at.cast::<Header>();
                 // SAFETY: `at` is inside the used part of a region, where the
                 // blocks lie end to end, so a header starts here.
@@ -64,9 +51,14 @@ impl<S: Break> Heap<S> {
                 if span < HEADER || span > end as usize - at as usize {
                     return Err(bad("block runs past the region"));
                 }
+                if tag == Tag::Mapped {
+                    return Err(bad("a mapped block's header inside the heap"));
+                }
                 if tag == Tag::Live && payload_size(size) > span - HEADER {
                     return Err(bad("block is smaller than its size"));
                 }
+                check_merged(header, tag, span, before).map_err(bad)?;
+                before = Some(tag);
                 wrote(visit(Step::Block {
                     header,
                     tag,
@@ -81,6 +73,12 @@ impl<S: Break> Heap<S> {
                     "blocks do not end at the region's end",
                 ));
             }
+            if end == self.bump && before == Some(Tag::Freed) {
+                return Err(HeapError::new(
+                    at as usize,
+                    "a free block ends at the top (it should have joined it)",
+                ));
+            }
             // SAFETY: `region` is one of our region headers.
             region = unsafe { (*region).next };
         }
@@ -88,8 +86,13 @@ impl<S: Break> Heap<S> {
     }
 
     /// The heap check: every block well formed, the counts agree.
-    pub(crate) fn check(&self) -> Result<(), HeapError> {
-        let (mut live, mut bytes, mut freed, mut last_seen) = (0, 0, 0, false);
+    ///
+    /// `cached_bytes` is what the thread caches count: the bytes requested of
+    /// blocks they handed out, less those of blocks they took in. Blocks in
+    /// a cache are live for the heap, with a size of 0.
+    pub(crate) fn check(&self, cached_bytes: usize) -> Result<(), HeapError> {
+        let (mut live, mut bytes, mut freed) = (0, 0usize, 0);
+        let mut guards = Ok(());
         self.walk(|step| {
             if let Step::Block {
                 header, tag, size, ..
@@ -97,24 +100,31 @@ impl<S: Break> Heap<S> {
             {
                 if tag == Tag::Live {
                     live += 1;
-                    bytes += size;
+                    bytes = bytes.wrapping_add(size);
+                    let payload = header.cast::<u8>().wrapping_add(HEADER);
+                    // SAFETY: a live block of ours, guarded in the debug mode.
+                    if self.settings.perturb && !unsafe { guard_intact::<P>(payload) } {
+                        guards = Err(HeapError::new(
+                            payload as usize,
+                            "bytes after a live block were overwritten (an overflow)",
+                        ));
+                    }
                 }
                 freed += usize::from(tag == Tag::Freed);
-                last_seen |= header == self.last;
             }
             Ok(())
         })?;
+        guards?;
         self.check_free_lists(freed)?;
-        if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
+        let (live, bytes) = (live + self.mapped_blocks, bytes + self.mapped_bytes);
+        let tally = (
+            self.tally.live_blocks(),
+            self.tally.live_bytes().wrapping_add(cached_bytes),
+        );
+        if (live, bytes) != tally {
             return Err(HeapError::new(
                 0,
                 "live blocks in the heap disagree with the counters",
-            ));
-        }
-        if !self.last.is_null() && !last_seen {
-            return Err(HeapError::new(
-                self.last as usize,
-                "the most recent block is not in the heap",
             ));
         }
         if self.bump > self.end {
@@ -126,33 +136,27 @@ impl<S: Break> Heap<S> {
         Ok(())
     }
 
-    /// Every block on a free list is a free block of the list's size, and
+    /// Every block on a free list is a free block of the list's bin, and
     /// the lists hold exactly the `freed` blocks the walk met: none lost,
     /// none twice, none live.
     fn check_free_lists(&self, freed: usize) -> Result<(), HeapError> {
         let mut listed = 0;
-        for (list, class) in self.free.iter().zip(CLASSES) {
-            listed += self.check_list(list, Some(class), freed)?;
+        for bin in 0..BINS {
+            listed += self.check_list(bin, freed)?;
         }
-        listed += self.check_list(&self.large_free, None, freed)?;
         if listed != freed {
             return Err(HeapError::new(0, "free lists and freed blocks disagree"));
         }
         Ok(())
     }
 
-    /// Checks one list (of a class, or the large list) and counts it.
-    fn check_list(
-        &self,
-        list: &FreeList,
-        class: Option<usize>,
-        freed: usize,
-    ) -> Result<usize, HeapError> {
+    /// Checks one bin's list and counts it.
+    fn check_list(&self, bin: usize, freed: usize) -> Result<usize, HeapError> {
         let mut count = 0;
-        for header in list.iter(freed + 1) {
+        for header in self.bins.iter(bin, freed + 1) {
             let bad = |problem| Err(HeapError::new(header as usize, problem));
-            if (header as usize) < self.first as usize || header as usize >= self.end as usize {
-                return bad("a free list points outside the heap");
+            if !self.in_heap(header as usize) || !(header as usize).is_multiple_of(HEADER) {
+                return bad("a free list points outside the heap (a link was overwritten)");
             }
             // SAFETY: the address is inside our heap; the walk checked that
             // every block there has a valid header.
@@ -160,33 +164,62 @@ impl<S: Break> Heap<S> {
             if block.tag() != Some(Tag::Freed) {
                 return bad("a block on a free list is not free");
             }
-            if class.is_some_and(|c| block.usable() < c) {
-                return bad("a block is on the free list of a class it cannot serve");
+            if bin_of(block.usable()) != bin {
+                return bad("a block is in the wrong bin");
             }
             count += 1;
         }
         Ok(count)
     }
 
+    /// Whether `addr` lies in the used part of one of our regions (they
+    /// may be anywhere: a region mapped when the break could not grow lies
+    /// wherever the kernel put it).
+    fn in_heap(&self, addr: usize) -> bool {
+        let mut region = self.first;
+        while !region.is_null() {
+            if (region as usize..self.region_end(region) as usize).contains(&addr) {
+                return true;
+            }
+            // SAFETY: `region` is one of our region headers.
+            region = unsafe { (*region).next };
+        }
+        false
+    }
+
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    ///
+    /// `caches` is what the thread caches did: the map counts the program's
+    /// live blocks and bytes, not the cached ones.
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write, caches: Totals) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
-            "splitting allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            "threaded allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
-            self.tally.live_blocks(),
-            self.tally.live_bytes()
+            self.tally.live_blocks().wrapping_sub(caches.held()),
+            self.tally.live_bytes().wrapping_add(caches.bytes)
         ))?;
         map.line(format_args!(
-            "free lists: 16: {}, 64: {}, 256: {}, 1024: {}, large: {}",
-            self.free[0].len(),
-            self.free[1].len(),
-            self.free[2].len(),
-            self.free[3].len(),
-            self.large_free.len()
+            "settings: mmap threshold {}, trim threshold {}, top pad {}{}",
+            self.settings.mmap_threshold,
+            self.settings.trim_threshold,
+            self.settings.top_pad,
+            if self.settings.dynamic {
+                " (dynamic)"
+            } else {
+                ""
+            }
         ))?;
+        let mut lists = Line::new();
+        for bin in 0..BINS {
+            let blocks = self.bins.iter(bin, usize::MAX).count();
+            if blocks > 0 {
+                write!(lists, " {}+: {blocks},", bin_floor(bin))?;
+            }
+        }
+        map.line(format_args!("free blocks by bin:{}", lists.as_str()))?;
         let result = self.walk(|step| match step {
             Step::Region { start, end } => map.line(format_args!(
                 "region at {}, blocks end at {}",
@@ -200,37 +233,33 @@ impl<S: Break> Heap<S> {
                 span,
             } => {
                 let at = header as usize;
-                // A block in a bucket shows its class; a large one its size.
-                let class = match class_of(size) {
-                    Some(c) if span == HEADER + CLASSES[c] => CLASSES[c],
-                    _ => span - HEADER,
-                };
+                let usable = span - HEADER;
+                // SAFETY: a live block has at least 16 payload bytes.
+                let cached =
+                    tag == Tag::Live && size == 0 && unsafe { key_word(header).read() } == KEY;
                 match tag {
-                    Tag::Live => {
-                        map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?
+                    Tag::Live if cached => {
+                        map.block(at, format_args!("cached         in {usable:>6}"))?
                     }
-                    Tag::Freed => map.block(at, format_args!("free           in {class:>6}"))?,
+                    Tag::Live => {
+                        map.block(at, format_args!("live    {size:>6} B in {usable:>6}"))?
+                    }
+                    Tag::Freed => map.block(at, format_args!("free           in {usable:>6}"))?,
                     Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
-                }
-                if header == self.last {
-                    map.line(format_args!(
-                        "             ^ most recent: freeing it moves the bump back"
-                    ))?;
+                    Tag::Mapped => map.block(at, format_args!("mapped header in the heap!"))?,
                 }
                 Ok(())
-            }
-            Step::BucketTail { start, end, class } => {
-                let blocks = (end - start) / (HEADER + CLASSES[class]);
-                map.line(format_args!(
-                    "  {:7}  bucket of {:>4}: {blocks} blocks not handed out yet",
-                    map.offset(start),
-                    CLASSES[class]
-                ))
             }
         });
         if let Err(e) = result {
             map.line(format_args!("  !! {e}"))?;
         }
+        map.line(format_args!(
+            "mapped: {} blocks ({} bytes) in {} bytes of mappings",
+            self.mapped_blocks,
+            self.mapped_bytes,
+            self.pages.stats().bytes
+        ))?;
         if !self.current.is_null() {
             map.line(format_args!(
                 "bump at {}; {} bytes free before the end at {}",

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use malloc_core::{Break, HeapError, MapWriter, Pages};
+use malloc_core::{Break, HeapError, MapWriter};
 
 use crate::block::{HEADER, Header, Tag};
 use crate::free_list::FreeList;
@@ -27,7 +27,7 @@ enum Step {
     },
 }
 
-impl<S: Break, P: Pages> Heap<S, P> {
+impl<S: Break> Heap<S> {
     /// Calls `visit` on every region and block, in address order; stops at
     /// the first structure that is not what it should be.
     fn walk(&self, mut visit: impl FnMut(Step) -> fmt::Result) -> Result<(), HeapError> {
@@ -63,9 +63,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 let tag = tag.ok_or(bad("block header has no valid tag"))?;
                 if span < HEADER || span > end as usize - at as usize {
                     return Err(bad("block runs past the region"));
-                }
-                if tag == Tag::Mapped {
-                    return Err(bad("a mapped block's header inside the heap"));
                 }
                 if tag == Tag::Live && payload_size(size) > span - HEADER {
                     return Err(bad("block is smaller than its size"));
@@ -108,7 +105,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
             Ok(())
         })?;
         self.check_free_lists(freed)?;
-        let (live, bytes) = (live + self.mapped_blocks, bytes + self.mapped_bytes);
         if live != self.tally.live_blocks() || bytes != self.tally.live_bytes() {
             return Err(HeapError::new(
                 0,
@@ -155,7 +151,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         let mut count = 0;
         for header in list.iter(freed + 1) {
             let bad = |problem| Err(HeapError::new(header as usize, problem));
-            if !self.in_heap(header as usize) {
+            if (header as usize) < self.first as usize || header as usize >= self.end as usize {
                 return bad("a free list points outside the heap");
             }
             // SAFETY: the address is inside our heap; the walk checked that
@@ -172,27 +168,12 @@ impl<S: Break, P: Pages> Heap<S, P> {
         Ok(count)
     }
 
-    /// Whether `addr` lies in the used part of one of our regions (they
-    /// may be anywhere: a region mapped when the break could not grow lies
-    /// wherever the kernel put it).
-    fn in_heap(&self, addr: usize) -> bool {
-        let mut region = self.first;
-        while !region.is_null() {
-            if (region as usize..self.region_end(region) as usize).contains(&addr) {
-                return true;
-            }
-            // SAFETY: `region` is one of our region headers.
-            region = unsafe { (*region).next };
-        }
-        false
-    }
-
     /// The heap map: regions and blocks, offsets from the first region.
-    pub(crate) fn map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+    pub(crate) fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let stats = self.source.stats();
         let mut map = MapWriter::new(out, self.first as usize);
         map.line(format_args!(
-            "mmap allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
+            "splitting allocator: {} bytes from the break in {} calls, {} live blocks ({} bytes)",
             stats.bytes,
             stats.grow_calls,
             self.tally.live_blocks(),
@@ -230,7 +211,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
                     }
                     Tag::Freed => map.block(at, format_args!("free           in {class:>6}"))?,
                     Tag::Padding => map.block(at, format_args!("padding {span:>6} B"))?,
-                    Tag::Mapped => map.block(at, format_args!("mapped header in the heap!"))?,
                 }
                 if header == self.last {
                     map.line(format_args!(
@@ -251,12 +231,6 @@ impl<S: Break, P: Pages> Heap<S, P> {
         if let Err(e) = result {
             map.line(format_args!("  !! {e}"))?;
         }
-        map.line(format_args!(
-            "mapped: {} blocks ({} bytes) in {} bytes of mappings",
-            self.mapped_blocks,
-            self.mapped_bytes,
-            self.pages.stats().bytes
-        ))?;
         if !self.current.is_null() {
             map.line(format_args!(
                 "bump at {}; {} bytes free before the end at {}",
