@@ -152,7 +152,7 @@ fn run_unguarded<M: Malloc>(
     }
 }
 
-/// Stage `stage`'s lesson on a fresh allocator (two for stage 6).
+/// Stage `stage`'s lesson on a fresh allocator (two for stages 6 and 7).
 fn lesson<M: Malloc>(stage: u32, fresh: impl Fn() -> M) -> Result<(), String> {
     let (what, result) = match stage {
         1 => (

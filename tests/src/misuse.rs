@@ -68,7 +68,7 @@ pub const MISUSES: &[Misuse] = &[
         message: "written after it was freed",
     },
     Misuse {
-        name: "debug-overflow-into-a-free-header",
+        name: "debug-overflow-into-the-next-header",
         debug: true,
         message: "heap check failed",
     },
@@ -130,11 +130,10 @@ pub fn act<M: Malloc + ?Sized>(heap: &M, which: &str) {
                 small.add(20).write(1);
                 heap.malloc(40);
             }
-            "debug-overflow-into-a-free-header" => {
-                let next = heap.malloc(40);
-                heap.free(next);
-                // Forty bytes fit; writing 64 runs over the next block's
-                // header, which the heap check (at every call) notices.
+            "debug-overflow-into-the-next-header" => {
+                // Forty bytes fit (with the guard bytes, 48); writing 64
+                // runs over the header of the next block (`large`), which
+                // the heap check at the next call notices.
                 small.write_bytes(0x11, 64);
                 heap.malloc(5);
             }

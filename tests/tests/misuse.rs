@@ -107,7 +107,7 @@ fn the_debug_mode_reports_a_write_after_free() {
 
 #[test]
 fn the_debug_mode_reports_an_overflow_at_the_next_check() {
-    aborts("debug-overflow-into-a-free-header");
+    aborts("debug-overflow-into-the-next-header");
 }
 
 #[test]

@@ -10,12 +10,13 @@
 //!
 //! Here each thread keeps a cache of small free blocks, one short list per
 //! size class, used without the lock (see `cache`, and glibc's *tcache*).
-//! The lock is taken only to move blocks between a cache and the heap, and
-//! then for a batch of blocks at once: a thread that only frees (a
-//! consumer) gives its blocks back a batch at a time, and a thread that
-//! only allocates (a producer) takes them a batch at a time. The lock
-//! itself (in the core) spins a little, then sleeps in the kernel, so a
-//! waiting thread gives its processor to the holder.
+//! A `malloc` takes the lock only when its cache has no block of the size.
+//! A `free` never takes it: a full cache gives half of a class back to the
+//! heap on a list of waiting frees, with one compare-and-swap, and the next
+//! thread that takes the lock frees them. So a thread that only frees what
+//! another allocated (a consumer) does not queue for the lock at all. The
+//! lock itself (in the core) spins a little, then sleeps in the kernel, so
+//! a waiting thread gives its processor to the holder.
 //!
 //! The files:
 //!

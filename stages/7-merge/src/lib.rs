@@ -329,6 +329,9 @@ unsafe impl<S: Break, P: Pages> Malloc for Merge<S, P> {
         if ptr.is_null() {
             return 0;
         }
+        // The header is read under the lock: freeing a neighbour writes a
+        // flag into it.
+        let _heap = self.heap.lock();
         let header = Header::of(ptr);
         // SAFETY: a live block has a header just before its payload.
         let block = unsafe { &*header };

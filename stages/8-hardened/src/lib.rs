@@ -317,8 +317,10 @@ unsafe impl<S: Break, P: Pages> Malloc for Hardened<S, P> {
         if ptr.is_null() {
             return;
         }
-        checked_header("free", ptr);
+        // The header is read under the lock: freeing a neighbour writes a
+        // flag into it.
         let mut heap = self.heap.lock();
+        checked_header("free", ptr);
         // SAFETY: the caller passes a live block of ours; `checked_header`
         // stopped the program if the header says otherwise.
         unsafe { heap.free(ptr) };
@@ -339,10 +341,11 @@ unsafe impl<S: Break, P: Pages> Malloc for Hardened<S, P> {
             unsafe { self.free(ptr) };
             return ptr::null_mut();
         }
+        let mut heap = self.heap.lock();
         checked_header("realloc", ptr);
         // SAFETY: the caller passes a live block of ours (checked above as
         // far as the header can tell).
-        unsafe { self.heap.lock().realloc(ptr, size) }
+        unsafe { heap.realloc(ptr, size) }
     }
 
     fn memalign(&self, align: usize, size: usize) -> *mut u8 {
@@ -360,10 +363,13 @@ unsafe impl<S: Break, P: Pages> Malloc for Hardened<S, P> {
         if ptr.is_null() {
             return 0;
         }
+        // The header is read under the lock: freeing a neighbour writes a
+        // flag into it.
+        let heap = self.heap.lock();
         let header = Header::of(ptr);
         // SAFETY: a live block has a header just before its payload.
         let block = unsafe { &*header };
-        if self.heap.lock().settings.perturb {
+        if heap.settings.perturb {
             // The rest is guard bytes: not the program's to use.
             return block.size;
         }

@@ -14,12 +14,19 @@
 //! made by `all-stages`: a new stage gets its heap picture, its column in
 //! the trace tables and its row in the tables of stages with no change
 //! here, and only its lesson figure to add (see [`lesson_figures`]).
+//!
+//! A figure that would change from run to run is made stable first: the
+//! misuse messages of stage 8's lesson name the pointer, whose address
+//! moves with every run, so the figure shows `0x…` in its place.
 
 use std::path::Path;
 
 use conformance::faults::fixed_sequence;
 use conformance::lessons;
-use malloc_core::Malloc;
+use conformance::misuse::{MISUSES, Outcome, try_in_child};
+use malloc_core::{Malloc, SimBreak, SimPages};
+use stage7_merge::Merge;
+use stage8_hardened::Hardened;
 use workbook_manifest::STAGES;
 
 use crate::{drill, picture};
@@ -52,7 +59,8 @@ pub const DRILLS: &[(&str, &[u32])] = &[
     ("reuse", &[3]),
     ("split", &[3, 4]),
     ("threshold", &[5, 6]),
-    ("trim", &[5, 6]),
+    ("trim", &[6, 7]),
+    ("merge", &[6, 7]),
 ];
 
 /// One generated file: its path under `book/src/generated/`, and contents.
@@ -100,6 +108,10 @@ pub fn all(book: &Path) -> Result<Vec<Generated>, String> {
         add(format!("lesson-stage{n}.txt"), text);
     }
 
+    // Every misuse the tests know, on stage 7 and on stage 8 (in the debug
+    // mode for those only it can see): the table of stage 8's chapter.
+    add("misuse-stage8.md".into(), misuse_table());
+
     // Every sample and recorded trace on every stage: peak footprint and
     // utilization (no times: they vary from run to run).
     let traces = book.join("../traces");
@@ -146,13 +158,37 @@ fn lesson_figures(n: u32) -> Result<Option<String>, String> {
             let storm = pair(|heap| lessons::no_syscall_storm(heap, 10_000));
             // A fresh pair: the storm has changed both heaps.
             let (before, now) = (stage(n - 1)?, stage(n)?);
-            let trim = figures(
+            let grown = figures(
                 n,
-                lessons::burst_is_trimmed(&*before),
-                lessons::burst_is_trimmed(&*now),
+                lessons::grown_buffer_is_trimmed(&*before),
+                lessons::grown_buffer_is_trimmed(&*now),
             );
-            format!("{storm}\n{trim}")
+            format!("{storm}\n{grown}")
         }
+        7 => {
+            let burst = pair(|heap| lessons::burst_is_trimmed(heap));
+            // A fresh pair: the burst has changed both heaps.
+            let (before, now) = (stage(n - 1)?, stage(n)?);
+            let merge = figures(
+                n,
+                lessons::neighbours_merge(&*before),
+                lessons::neighbours_merge(&*now),
+            );
+            format!("{burst}\n{merge}")
+        }
+        8 => {
+            // Each misuse runs on a fresh allocator in a child process, so
+            // the lesson makes its own, of a named type (a boxed one is not
+            // a `Malloc` itself).
+            let fresh7 = || Merge::with_sources(SimBreak::new(), SimPages::new());
+            let fresh8 = || Hardened::with_sources(SimBreak::new(), SimPages::new());
+            hide_addresses(&figures(
+                n,
+                lessons::misuse_is_stopped(fresh7),
+                lessons::misuse_is_stopped(fresh8),
+            ))
+        }
+        9 => pair(|heap| lessons::lock_rarely_taken(heap)),
         _ => return Ok(None),
     }))
 }
@@ -165,6 +201,74 @@ fn figures(n: u32, before: Result<String, String>, now: Result<String, String>) 
         Err(figures) => format!("stage {stage}: fails:  {figures}\n"),
     };
     format!("{}{}", line(n - 1, before), line(n, now))
+}
+
+/// The misuses of `conformance::misuse::MISUSES`, each tried in a child
+/// process on a fresh stage 7 and a fresh stage 8, as a Markdown table of
+/// how each child ended. Stage 8 runs in its debug mode (a heap check at
+/// every call, freed blocks filled, guard bytes) for the misuses only that
+/// mode can see, as `tests/tests/misuse.rs` runs them.
+fn misuse_table() -> String {
+    let debug = stage8_hardened::Settings {
+        check_every: 1,
+        perturb: true,
+        ..stage8_hardened::Settings::DEFAULT
+    };
+    let mut out = String::from("| misuse | stage 7 | stage 8 |\n|---|---|---|\n");
+    for misuse in MISUSES {
+        let on7 = try_in_child(
+            || Box::new(Merge::with_sources(SimBreak::new(), SimPages::new())),
+            misuse.name,
+        );
+        let on8 = try_in_child(
+            || {
+                Box::new(Hardened::with_settings(
+                    SimBreak::new(),
+                    SimPages::new(),
+                    misuse.debug.then_some(debug),
+                ))
+            },
+            misuse.name,
+        );
+        let mode = if misuse.debug { " (debug mode)" } else { "" };
+        // Every message is one line `workbook malloc: ...; aborting`: the
+        // chapter says so once, and the table keeps the words between.
+        let short = |outcome: Outcome| {
+            outcome
+                .describe()
+                .replace("stopped: workbook malloc: ", "stopped: ")
+                .replace("; aborting", "")
+        };
+        out.push_str(&format!(
+            "| `{}`{mode} | {} | {} |\n",
+            misuse.name,
+            short(on7),
+            short(on8)
+        ));
+    }
+    hide_addresses(&out)
+}
+
+/// `text` with every hexadecimal address (`0x7f3a…`) replaced by `0x…`:
+/// the simulated heap lies at a different address in every run, and the
+/// book's figures must not change from run to run.
+fn hide_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 2..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len() - at - 2);
+        if digits == 0 {
+            out.push_str("0x");
+        } else {
+            out.push_str("0x…");
+        }
+        rest = &rest[at + 2 + digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A Markdown table: every `.rep` file in `dir` on every stage, as peak
@@ -268,4 +372,18 @@ pub fn readme_with_course_map(readme: &str) -> Result<String, String> {
         course_map_table(),
         &readme[end..]
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_addresses;
+
+    #[test]
+    fn addresses_are_hidden_and_the_rest_kept() {
+        assert_eq!(
+            hide_addresses("free(0x7f0dd3400020): freed; at 0x60, not 0x; 10x"),
+            "free(0x…): freed; at 0x…, not 0x; 10x"
+        );
+        assert_eq!(hide_addresses("ends in 0xab"), "ends in 0x…");
+    }
 }

@@ -142,6 +142,75 @@ fn prose_counts_the_stages_right() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// The first stage whose chapter follows the exercise rule in full: it
+/// explains each hole's idea, and shows the stage's code for a hole only in
+/// a collapsed `<details>` block (the chapters before it print some holes in
+/// the open, from before the rule).
+const FIRST_STAGE_WITH_COLLAPSED_HOLES: u32 = 6;
+
+/// From [`FIRST_STAGE_WITH_COLLAPSED_HOLES`] on, a stage chapter includes
+/// code that covers an exercise hole (`// EXERCISE BODY: name`, or
+/// `// EXERCISE: name` ... `// EXERCISE END`) only inside `<details>`.
+#[test]
+fn stage_chapters_show_the_holes_only_collapsed() {
+    let src = book_dir().join("src");
+    let mut problems = Vec::new();
+    for stage in STAGES
+        .iter()
+        .filter(|stage| stage.number >= FIRST_STAGE_WITH_COLLAPSED_HOLES)
+    {
+        let chapter = src.join(format!("stage{}.md", stage.number));
+        let Ok(text) = std::fs::read_to_string(&chapter) else {
+            continue; // every_stage_has_a_chapter_in_the_summary reports it
+        };
+        let mut rest = text.as_str();
+        let mut offset = 0;
+        while let Some(at) = rest.find("{{#include ") {
+            let directive = &rest[at + "{{#include ".len()..];
+            let end = directive.find("}}").unwrap_or(directive.len());
+            let target = &directive[..end];
+            let before = &text[..offset + at];
+            let collapsed =
+                before.matches("<details>").count() > before.matches("</details>").count();
+            offset += at + "{{#include ".len() + end;
+            rest = &text[offset..];
+            let Some((file, anchor)) = target.split_once(".rs:") else {
+                continue;
+            };
+            if collapsed || anchor.starts_with(|c: char| c.is_ascii_digit()) {
+                continue;
+            }
+            let path = chapter.parent().unwrap().join(format!("{file}.rs"));
+            let source = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {target}: {e}", chapter.display()));
+            let lines: Vec<&str> = source.lines().collect();
+            let marker = |word: &str| {
+                lines.iter().position(|line| {
+                    line.trim_start()
+                        .strip_prefix(&format!("// {word}: "))
+                        .is_some_and(|name| name.trim() == anchor)
+                })
+            };
+            let (Some(from), Some(to)) = (marker("ANCHOR"), marker("ANCHOR_END")) else {
+                continue; // book_builds_and_every_include_and_link_resolves reports it
+            };
+            let holes = holes::hole::find(&source).unwrap_or_else(|e| panic!("{target}: {e}"));
+            for hole in holes
+                .iter()
+                .filter(|hole| hole.start < to && from < hole.end)
+            {
+                problems.push(format!(
+                    "book/src/stage{}.md: `{{{{#include {target}}}}}` shows the code of the \
+                     exercise hole `{}` in the open: explain the idea in prose, and include the \
+                     listing in a `<details>` block after the exercise",
+                    stage.number, hole.name
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// Every ```rust block in the book's sources is marked `ignore` with a
 /// reason nearby, or is not Rust: listings are fragments of the stage
 /// crates, which the workspace compiles and tests as they are.

@@ -1,10 +1,12 @@
 //! `cargo workbook classes`: how much memory a size-class table wastes on
-//! the requests of real programs, the measurement behind stage 6's classes.
+//! the requests of real programs, the measurement behind the 16-byte steps
+//! of stage 7's bins and stage 9's cache classes.
 //!
 //! A request rounded up to its class wastes the difference. Fewer classes
-//! waste more; more classes mean more buckets, each a region of its own that
-//! is partly empty. The table compares candidate class tables on every small
-//! request (at most 1024 bytes) in the recorded traces of real programs.
+//! waste more; more classes mean more buckets (stages 2 to 6), each a region
+//! of its own that is partly empty, or more bins and caches to keep. The
+//! table compares candidate class tables on every small request (at most
+//! 1024 bytes) in the recorded traces of real programs.
 
 use std::path::Path;
 
@@ -18,12 +20,13 @@ struct Table {
     classes: Vec<usize>,
 }
 
-/// The candidates: stage 2's four classes, stage 6's sixty-four, and two more.
+/// The candidates: the four classes of stages 2 to 6, the sixty-four of
+/// stages 7 to 9, and two more.
 fn candidates() -> Vec<Table> {
     let steps = |from: usize, to: usize, step: usize| (from..=to).step_by(step);
     vec![
         Table {
-            name: "stages 2-5: 16, 64, 256, 1024",
+            name: "stages 2-6: 16, 64, 256, 1024",
             classes: vec![16, 64, 256, 1024],
         },
         Table {
@@ -39,7 +42,7 @@ fn candidates() -> Vec<Table> {
                 .collect(),
         },
         Table {
-            name: "stage 6: 16-byte steps to 1024",
+            name: "stages 7-9: 16-byte steps to 1024",
             classes: steps(16, 1024, 16).collect(),
         },
     ]
@@ -115,8 +118,9 @@ pub fn run(dir: &Path) -> Result<(), Failure> {
     );
     print!("{}", table(&sizes));
     println!(
-        "\nStages 2 to 5 keep a bucket per class, so more classes leave more buckets\n\
-         partly empty; stage 6 cuts blocks from one heap and takes every 16 bytes."
+        "\nStages 2 to 6 keep a bucket per class, so more classes leave more buckets\n\
+         partly empty. Stage 7 cuts blocks from one heap at their own size, rounded\n\
+         to 16 bytes, with a bin per size up to 1024; stage 9 caches the same classes."
     );
     Ok(())
 }

@@ -102,7 +102,7 @@ enum Command {
         runs: u16,
     },
     /// Measures how much memory candidate size-class tables waste on the
-    /// requests of recorded real programs (stage 6's choice).
+    /// requests of recorded real programs (stage 7's bins, stage 9's caches).
     Classes {
         /// The folder of .rep traces to read.
         #[arg(default_value = "traces/real")]
