@@ -330,7 +330,7 @@ impl<'a, M: Malloc + ?Sized> Run<'a, M> {
 }
 
 /// Writes the first and last byte of a fresh block, as a program would.
-fn touch(ptr: *mut u8, size: usize) {
+pub fn touch(ptr: *mut u8, size: usize) {
     if size == 0 {
         return;
     }
@@ -343,7 +343,7 @@ fn touch(ptr: *mut u8, size: usize) {
 }
 
 /// Minor page faults of the calling thread so far.
-fn minor_faults() -> u64 {
+pub fn minor_faults() -> u64 {
     // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid place to write; RUSAGE_THREAD is Linux's

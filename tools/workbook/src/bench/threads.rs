@@ -27,6 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use malloc_core::{Malloc, Stats};
+use malloc_trace::replay::{minor_faults, touch};
 
 use super::child::{limit_data, restore_data_limit};
 use super::workloads::Rng;
@@ -664,29 +665,6 @@ fn pause(waits: &mut u32) {
 fn warm_up(m: &dyn Malloc) {
     // SAFETY: a block just returned (or null), freed once.
     unsafe { m.free(m.malloc(1)) };
-}
-
-/// Writes the first and last byte of a fresh block, as the trace replay
-/// does (and so a program would).
-fn touch(p: *mut u8, size: usize) {
-    // SAFETY: `p` is a live block of at least `size` > 0 bytes (the
-    // `Malloc` contract). Volatile, so the compiler cannot drop the writes.
-    unsafe {
-        p.write_volatile(0xA5);
-        p.add(size - 1).write_volatile(0xA5);
-    }
-}
-
-/// Minor page faults of the calling thread so far.
-fn minor_faults() -> u64 {
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a valid place to write; RUSAGE_THREAD counts this
-    // thread only, so the two threads' faults add up without overlap.
-    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } != 0 {
-        return 0;
-    }
-    usage.ru_minflt as u64
 }
 
 #[cfg(test)]
