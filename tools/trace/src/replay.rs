@@ -303,7 +303,8 @@ impl<'a, M: Malloc + ?Sized> Run<'a, M> {
             self.failed += usize::from(size > 0);
             0
         } else {
-            touch(ptr, size);
+            // SAFETY: a block just returned for `size` bytes (not null).
+            unsafe { touch(ptr, size) };
             size
         };
         self.live += size;
@@ -330,12 +331,16 @@ impl<'a, M: Malloc + ?Sized> Run<'a, M> {
 }
 
 /// Writes the first and last byte of a fresh block, as a program would.
-pub fn touch(ptr: *mut u8, size: usize) {
+///
+/// # Safety
+///
+/// `ptr` is a live block of at least `size` bytes.
+pub unsafe fn touch(ptr: *mut u8, size: usize) {
     if size == 0 {
         return;
     }
-    // SAFETY: `ptr` is a live block of at least `size` bytes (the `Malloc`
-    // contract). Volatile, so the compiler cannot drop the writes.
+    // SAFETY: `ptr` is a live block of at least `size` bytes (the caller's
+    // promise). Volatile, so the compiler cannot drop the writes.
     unsafe {
         ptr.write_volatile(0xA5);
         ptr.add(size - 1).write_volatile(0xA5);

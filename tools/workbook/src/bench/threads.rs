@@ -395,7 +395,8 @@ fn churn_thread(
             signals.stop.0.store(true, Ordering::Relaxed);
             break;
         }
-        touch(p, size as usize);
+        // SAFETY: a block just returned for `size` bytes (not null).
+        unsafe { touch(p, size as usize) };
         live.push(p);
     }
     // Both live sets are full before either thread churns, so that they
@@ -416,7 +417,8 @@ fn churn_thread(
                 refused = true;
                 break;
             }
-            touch(*slot, size as usize);
+            // SAFETY: a block just returned for `size` bytes (not null).
+            unsafe { touch(*slot, size as usize) };
             if let Some(sampler) = &mut sampler {
                 sampler.maybe_read(m, ops);
             }
@@ -494,7 +496,8 @@ fn produce(
             signals.stop.0.store(true, Ordering::Relaxed);
             break;
         }
-        touch(p, size as usize);
+        // SAFETY: a block just returned for `size` bytes (not null).
+        unsafe { touch(p, size as usize) };
         if !sender.send(p, signals) {
             break;
         }
