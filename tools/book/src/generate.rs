@@ -93,6 +93,16 @@ pub fn all(book: &Path) -> Result<Vec<Generated>, String> {
         );
     }
 
+    // What each stage changed since the one before: the box that opens its
+    // chapter (the exercise's holes masked).
+    let root = book.join("..");
+    for stage in STAGES {
+        add(
+            format!("changes-stage{}.md", stage.number),
+            crate::diff::chapter_box(&root, stage)?,
+        );
+    }
+
     // The fixed sequence itself, cut from its source file.
     add("fixed-sequence.rs".into(), fixed_sequence_source(book)?);
 

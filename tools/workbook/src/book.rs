@@ -1,4 +1,5 @@
-//! `cargo workbook book [--open]`: the course book as HTML; and
+//! `cargo workbook book [--open]`: the course book as HTML;
+//! `cargo workbook diff N`: what stage N adds to stage N-1; and
 //! `cargo workbook map TRACE --stage N`: the heap a trace leaves behind.
 //!
 //! The book is built with the mdbook library (`tools/book`) into `book/` in
@@ -29,6 +30,27 @@ pub fn build(open: bool) -> Result<(), Failure> {
             }
             None => eprintln!("no xdg-open here: open {} in a browser", index.display()),
         }
+    }
+    Ok(())
+}
+
+/// Prints what changed from stage `number - 1` to stage `number`: the
+/// unified diff of their `src/`, or with `stat` the summary; the holes'
+/// code is masked unless `with_holes`.
+pub fn diff(number: u32, stat: bool, with_holes: bool) -> Result<(), Failure> {
+    use workbook_book::diff::{self, Holes};
+    let stage = stages::get(number);
+    let holes = if with_holes {
+        Holes::Shown
+    } else {
+        Holes::Masked
+    };
+    let root = workbook_book::book_dir().join("..");
+    let changes = diff::changes(&root, stage, holes).map_err(Input)?;
+    if stat {
+        print!("{}", diff::stat(&changes));
+    } else {
+        print!("{}", diff::unified(stage, &changes));
     }
     Ok(())
 }

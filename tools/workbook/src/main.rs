@@ -76,6 +76,20 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Shows what changed from stage N-1 to stage N: a unified diff of
+    /// their src/ folders, file by file (the exercise's holes masked).
+    Diff {
+        /// The stage (see `cargo workbook`).
+        #[arg(value_parser = stages::parse_number)]
+        stage: u32,
+        /// A summary only: each file's lines added and removed.
+        #[arg(long)]
+        stat: bool,
+        /// Shows the code of the exercise's holes too (the answers, as
+        /// `cargo workbook solution N --force` does).
+        #[arg(long)]
+        with_holes: bool,
+    },
     /// Runs a short trace on a stage, frees nothing, and prints the heap
     /// map it leaves: the "then check" of the book's drills, e.g.
     /// `cargo workbook map book/drills/five-ops.rep --stage 1`.
@@ -155,6 +169,11 @@ fn main() -> ExitCode {
         }
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Book { open }) => book::build(open),
+        Some(Command::Diff {
+            stage,
+            stat,
+            with_holes,
+        }) => book::diff(stage, stat, with_holes),
         Some(Command::Map { trace, stage, svg }) => book::map(&trace, stage, svg.as_deref()),
         Some(Command::Classes { traces }) => classes::run(&traces),
         Some(Command::Replay { trace, stage, runs }) => {
