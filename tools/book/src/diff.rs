@@ -277,7 +277,10 @@ mod tests {
         let stage = workbook_manifest::find(3).expect("stage 3");
         let shown = unified(stage, &changes(&root(), stage, Holes::Shown).unwrap());
         let masked = unified(stage, &changes(&root(), stage, Holes::Masked).unwrap());
-        assert!(masked.contains("the exercise's hole `push_free`"), "{masked}");
+        assert!(
+            masked.contains("the exercise's hole `push_free`"),
+            "{masked}"
+        );
         // push_free's body picks the list with `class_of(usable)`.
         assert!(shown.contains("class_of(usable)"));
         assert!(!masked.contains("class_of(usable)"), "{masked}");

@@ -6,6 +6,7 @@
 //! - [`generate`]: the files in `book/src/generated/`: lesson figures, heap
 //!   pictures (SVG), and the answers to the chapters' drills.
 //! - [`picture`]: reads a heap map back into blocks and draws it as SVG.
+//! - [`captions`]: numbers and captions every listing with its file.
 //! - [`diff`]: what changed from one stage to the next (`cargo workbook
 //!   diff N`, and the box that opens each stage's chapter).
 //! - [`drill`]: runs a trace on a stage and returns its heap map with the
@@ -15,6 +16,7 @@
 //! checks it, and `UPDATE_BOOK=1 cargo test -p workbook-book` rewrites the
 //! generated files.
 
+pub mod captions;
 pub mod diff;
 pub mod drill;
 pub mod generate;

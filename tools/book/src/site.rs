@@ -2,9 +2,9 @@
 //!
 //! mdbook only logs an `{{#include}}` whose file or anchor it cannot find,
 //! so [`check`] reads the rendered HTML for what such a mistake leaves
-//! behind: the directive itself, or an empty listing. It also follows every
-//! relative link and image to a file (and `#fragment` to an `id`) that must
-//! exist.
+//! behind: the directive itself, or an empty listing. It also checks that
+//! every Rust listing has its caption, and follows every relative link and
+//! image to a file (and `#fragment` to an `id`) that must exist.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +16,8 @@ use mdbook_driver::MDBook;
 pub fn build(book: &Path, out: &Path) -> Result<(), String> {
     let mut md = MDBook::load(book).map_err(|e| format!("cannot load the book: {e:#}"))?;
     md.config.build.build_dir = out.to_path_buf();
+    // In the place book.toml gives it: before `links` expands the includes.
+    md.with_preprocessor(crate::captions::Captions);
     md.build()
         .map_err(|e| format!("building the book failed: {e:#}"))
 }
@@ -41,6 +43,23 @@ pub fn check(out: &Path) -> Result<Vec<String>, String> {
             let end = (at + 60).min(main.len());
             let snippet = main.get(at..end).unwrap_or("{{#");
             problems.push(format!("{name}: an unresolved directive: {snippet}"));
+        }
+        let mut rest = main;
+        while let Some(at) = rest.find("<pre><code class=\"language-rust") {
+            let before = rest[..at].trim_end();
+            let captioned = before.ends_with("</p>")
+                && before
+                    .rfind("<p")
+                    .is_some_and(|p| before[p..].starts_with("<p class=\"listing-caption\""));
+            if !captioned {
+                let end = (at + 120).min(rest.len());
+                let snippet = rest.get(at..end).unwrap_or("");
+                problems.push(format!(
+                    "{name}: a Rust listing without a caption (captions come from \
+                     `{{{{#include}}}}` of a .rs file): {snippet}"
+                ));
+            }
+            rest = &rest[at + 10..];
         }
         for code in code_blocks(main) {
             if code.trim().is_empty() {

@@ -1,0 +1,176 @@
+//! Listing captions: every listing the book pulls from a source file gets a
+//! caption with its number in the chapter, its file and its anchor, as the
+//! Rust book captions its listings ("Listing 10.3 · stages/7-merge/src/
+//! merge.rs · free_and_merge").
+//!
+//! It runs as an mdbook preprocessor, before mdbook's `links` expands the
+//! `{{#include}}` directives, so it can still read which file a listing
+//! comes from. book.toml declares `[preprocessor.captions]` with
+//! `before = ["links"]` to give it that place; [`crate::site::build`] puts
+//! this preprocessor there (a plain `mdbook build` skips it: the command it
+//! names does not exist, and it is optional).
+
+use mdbook_driver::book::{Book, BookItem};
+use mdbook_driver::errors::Result;
+use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
+
+/// The captions preprocessor (see the module docs).
+pub struct Captions;
+
+/// Its name, the key of its table in book.toml.
+pub const NAME: &str = "captions";
+
+impl Preprocessor for Captions {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn run(&self, _ctx: &PreprocessorContext, mut book: Book) -> Result<Book> {
+        book.for_each_mut(|item| {
+            if let BookItem::Chapter(chapter) = item {
+                let number = chapter
+                    .number
+                    .as_ref()
+                    .map(|n| n.to_string().trim_end_matches('.').to_string());
+                chapter.content = caption(&chapter.content, number.as_deref());
+            }
+        });
+        Ok(book)
+    }
+}
+
+/// Where a listing comes from: the file (relative to the workspace) and the
+/// anchor, if any.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The file, as the include names it without its leading `../`.
+    pub file: String,
+    /// The anchor, if the include names one.
+    pub anchor: Option<String>,
+}
+
+/// The source of a fenced block whose only content is an include of a
+/// source file (`.rs`), if it is one.
+fn listing_source(content: &[&str]) -> Option<Source> {
+    let lines: Vec<&str> = content
+        .iter()
+        .map(|line| strip_quote(line).trim())
+        .filter(|line| !line.is_empty())
+        .collect();
+    let [line] = lines.as_slice() else {
+        return None;
+    };
+    let inner = line
+        .strip_prefix("{{#include ")
+        .or_else(|| line.strip_prefix("{{#rustdoc_include "))?
+        .strip_suffix("}}")?
+        .trim();
+    let (path, anchor) = match inner.split_once(':') {
+        Some((path, rest)) => (path, Some(rest)),
+        None => (inner, None),
+    };
+    if !path.ends_with(".rs") {
+        return None;
+    }
+    // An anchor is a name; `:5:` or `:3:10` are line ranges.
+    let anchor = anchor
+        .filter(|a| a.chars().next().is_some_and(|c| !c.is_ascii_digit()))
+        .map(str::to_string);
+    let file = path.trim_start_matches("../").to_string();
+    Some(Source { file, anchor })
+}
+
+/// A line without a blockquote's `> ` prefix.
+fn strip_quote(line: &str) -> &str {
+    let trimmed = line.trim_start();
+    trimmed
+        .strip_prefix("> ")
+        .or_else(|| trimmed.strip_prefix('>'))
+        .unwrap_or(line)
+}
+
+/// `markdown` with a caption line before each listing that includes a
+/// source file, numbered in order: "Listing {chapter}.{n}".
+pub fn caption(markdown: &str, chapter: Option<&str>) -> String {
+    let lines: Vec<&str> = markdown.lines().collect();
+    let mut out = String::with_capacity(markdown.len() + 1024);
+    let mut count = 0;
+    let mut at = 0;
+    while at < lines.len() {
+        let line = lines[at];
+        let fence = strip_quote(line).trim_start();
+        let ticks = fence.chars().take_while(|&c| c == '`').count();
+        if ticks >= 3 {
+            // Find its closing fence.
+            let close = (at + 1..lines.len()).find(|&i| {
+                let l = strip_quote(lines[i]).trim();
+                l.len() >= ticks && l.chars().all(|c| c == '`')
+            });
+            if let Some(close) = close {
+                if let Some(source) = listing_source(&lines[at + 1..close]) {
+                    count += 1;
+                    let number = match chapter {
+                        Some(chapter) => format!("{chapter}.{count}"),
+                        None => count.to_string(),
+                    };
+                    let anchor = source
+                        .anchor
+                        .map(|a| format!(" · <code>{a}</code>"))
+                        .unwrap_or_default();
+                    let indent = &line[..line.len() - line.trim_start().len()];
+                    out.push_str(&format!(
+                        "{indent}<p class=\"listing-caption\">Listing {number} · <code>{}</code>{anchor}</p>\n\n",
+                        source.file
+                    ));
+                }
+                for l in &lines[at..=close] {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+                at = close + 1;
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+        at += 1;
+    }
+    if !markdown.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_listing_gets_a_numbered_caption() {
+        let md = "# T\n\n```rust,ignore\n{{#include ../../stages/1-bump/src/lib.rs:bump}}\n```\n\n\
+                  ```text\n{{#include generated/x.txt}}\n```\n\n\
+                  ```rust,ignore\n{{#include ../../stages/core/src/lock.rs}}\n```\n";
+        let out = caption(md, Some("4"));
+        assert!(out.contains(
+            "<p class=\"listing-caption\">Listing 4.1 · <code>stages/1-bump/src/lib.rs</code> · <code>bump</code></p>\n\n```rust,ignore"
+        ), "{out}");
+        assert!(
+            out.contains("Listing 4.2 · <code>stages/core/src/lock.rs</code></p>"),
+            "{out}"
+        );
+        // Command output is not a listing.
+        assert_eq!(out.matches("listing-caption").count(), 2, "{out}");
+        // Everything else is kept as it was.
+        assert_eq!(
+            out.replace("listing-caption", "").lines().count(),
+            md.lines().count() + 4
+        );
+    }
+
+    #[test]
+    fn line_ranges_are_not_anchors() {
+        let source = listing_source(&["{{#include ../../tests/x.rs:5:}}"]).unwrap();
+        assert_eq!(source.anchor, None);
+        assert_eq!(source.file, "tests/x.rs");
+    }
+}
