@@ -163,7 +163,7 @@ pub const STAGES: &[Stage] = &[
         name: "threads",
         type_name: "Threaded",
         sources: Sources::BreakAndPages,
-        idea: "per-thread caches, a lock that sleeps, frees in batches across threads",
+        idea: "per-thread caches, a lock that sleeps, frees handed back without the lock",
         teaches: "many threads without a convoy on one lock",
         lesson: "the lock is taken far less than once per call, alone or across threads",
     },
