@@ -18,10 +18,10 @@ use crate::Lock;
 static SBRK: Lock<()> = Lock::new(());
 
 /// The current program break, without moving it.
-pub fn current_break() -> usize {
+pub fn current_break() -> *mut u8 {
     let _guard = SBRK.lock();
     // SAFETY: sbrk(0) only reads the break.
-    unsafe { libc::sbrk(0) as usize }
+    unsafe { libc::sbrk(0).cast() }
 }
 
 /// Moves the program break by `delta` bytes and returns the old break.
@@ -34,27 +34,43 @@ pub fn current_break() -> usize {
 ///
 /// A negative `delta` releases memory: nothing may use the bytes between the
 /// new and the old break afterwards.
-pub unsafe fn move_break(delta: isize, expected: Option<usize>) -> Option<usize> {
+pub unsafe fn move_break(delta: isize, expected: Option<usize>) -> Option<*mut u8> {
     let _guard = SBRK.lock();
     // SAFETY: sbrk(0) only reads the break.
-    let now = unsafe { libc::sbrk(0) } as usize;
-    if expected.is_some_and(|e| e != now) {
+    let now = unsafe { libc::sbrk(0) };
+    if expected.is_some_and(|e| e != now as usize) {
         return None;
     }
     // SAFETY: moving the break is what the caller asked for; releasing is
     // covered by the caller's promise.
     let old = unsafe { libc::sbrk(delta as libc::intptr_t) };
-    if old as isize == -1 {
+    // sbrk's "(void *) -1" for a failure.
+    if old.addr() == usize::MAX {
         None
     } else {
-        Some(old as usize)
+        Some(old.cast())
     }
 }
 
 /// Maps `bytes` of fresh, zeroed, private memory readable and writable.
 /// With `reserve_only`, the kernel is asked not to reserve swap for it
 /// (`MAP_NORESERVE`): pages cost nothing until touched.
+///
+/// Under Miri, which runs no system call it cannot model, the memory comes
+/// from the system allocator instead (see [`interpreted`]).
 pub fn map(bytes: usize, reserve_only: bool) -> Option<NonNull<u8>> {
+    #[cfg(miri)]
+    {
+        let _ = reserve_only;
+        interpreted::map(bytes)
+    }
+    #[cfg(not(miri))]
+    map_pages(bytes, reserve_only)
+}
+
+/// [`map`] on a real kernel: `mmap`.
+#[cfg(not(miri))]
+fn map_pages(bytes: usize, reserve_only: bool) -> Option<NonNull<u8>> {
     let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
     if reserve_only {
         flags |= libc::MAP_NORESERVE;
@@ -85,8 +101,17 @@ pub fn map(bytes: usize, reserve_only: bool) -> Option<NonNull<u8>> {
 /// The range was mapped by [`map`] (whole or in part, page-aligned) and
 /// nothing uses it any more.
 pub unsafe fn unmap(ptr: NonNull<u8>, bytes: usize) {
+    #[cfg(miri)]
+    // SAFETY: as the caller promises (under Miri, only whole mappings of
+    // the simulated sources are unmapped).
+    unsafe {
+        interpreted::unmap(ptr, bytes)
+    };
+    #[cfg(not(miri))]
     // SAFETY: the caller promises the range is ours and unused.
-    unsafe { libc::munmap(ptr.as_ptr().cast(), bytes) };
+    unsafe {
+        libc::munmap(ptr.as_ptr().cast(), bytes)
+    };
 }
 
 /// Resizes a mapping, moving it if the kernel must (`mremap`).
@@ -112,8 +137,17 @@ pub unsafe fn remap(ptr: NonNull<u8>, old: usize, new: usize) -> Option<NonNull<
 ///
 /// The range is page-aligned, ours, and holds nothing anyone still needs.
 pub unsafe fn discard(ptr: NonNull<u8>, bytes: usize) {
+    #[cfg(miri)]
+    // SAFETY: the caller promises the range is ours and unused: it reads as
+    // zero afterwards, as after MADV_DONTNEED.
+    unsafe {
+        ptr.as_ptr().write_bytes(0, bytes)
+    };
+    #[cfg(not(miri))]
     // SAFETY: the caller promises the range is ours and unused.
-    unsafe { libc::madvise(ptr.as_ptr().cast(), bytes, libc::MADV_DONTNEED) };
+    unsafe {
+        libc::madvise(ptr.as_ptr().cast(), bytes, libc::MADV_DONTNEED)
+    };
 }
 
 /// The size of a page (4096 on the machines this course targets).
@@ -181,4 +215,34 @@ pub fn abort_with(message: &str) -> ! {
     write_stderr(message.as_bytes());
     // SAFETY: abort has no preconditions; it does not return.
     unsafe { libc::abort() }
+}
+
+/// Memory for the simulated sources under Miri, which interprets the
+/// program and runs no `mmap`: blocks of the system allocator, page-aligned
+/// and zeroed, as a fresh mapping is.
+#[cfg(miri)]
+mod interpreted {
+    extern crate std;
+
+    use core::ptr::NonNull;
+    use std::alloc::{GlobalAlloc, Layout, System};
+
+    fn layout(bytes: usize) -> Option<Layout> {
+        Layout::from_size_align(bytes, 4096).ok()
+    }
+
+    pub fn map(bytes: usize) -> Option<NonNull<u8>> {
+        // SAFETY: a non-zero size (the sources never map 0 bytes).
+        NonNull::new(unsafe { System.alloc_zeroed(layout(bytes.max(1))?) })
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` and `bytes` are a whole block [`map`] returned.
+    pub unsafe fn unmap(ptr: NonNull<u8>, bytes: usize) {
+        if let Some(layout) = layout(bytes.max(1)) {
+            // SAFETY: as the caller promises.
+            unsafe { System.dealloc(ptr.as_ptr(), layout) };
+        }
+    }
 }

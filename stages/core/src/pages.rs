@@ -92,8 +92,8 @@ impl Pages for RealPages {
 /// unmapped pages are released with `MADV_DONTNEED`. A limit makes mapping
 /// fail past a number of mapped bytes, for out-of-memory tests.
 pub struct SimPages {
-    /// The mapping that holds the region (0 until reserved).
-    mapping: usize,
+    /// The mapping that holds the region (null until reserved).
+    mapping: *mut u8,
     /// Bytes of the region handed out so far (never reused).
     used: usize,
     /// Mapping fails when `stats.bytes` would pass this.
@@ -108,8 +108,9 @@ pub struct SimPages {
 unsafe impl Send for SimPages {}
 
 impl SimPages {
-    /// Address space reserved for the simulated mappings.
-    pub const CAPACITY: usize = 64 << 30;
+    /// Address space reserved for the simulated mappings. Under Miri,
+    /// which holds it all in memory, 32 MiB.
+    pub const CAPACITY: usize = if cfg!(miri) { 32 << 20 } else { 64 << 30 };
 
     /// A source that can map up to [`CAPACITY`](Self::CAPACITY) in all.
     pub const fn new() -> Self {
@@ -119,7 +120,7 @@ impl SimPages {
     /// A source that fails to map past `limit` bytes mapped at once.
     pub const fn with_limit(limit: usize) -> Self {
         SimPages {
-            mapping: 0,
+            mapping: core::ptr::null_mut(),
             used: 0,
             limit,
             failures: Failures::NEVER,
@@ -155,13 +156,13 @@ impl Pages for SimPages {
         {
             return None;
         }
-        if self.mapping == 0 {
-            self.mapping = os::map(Self::CAPACITY, true)?.as_ptr() as usize;
+        if self.mapping.is_null() {
+            self.mapping = os::map(Self::CAPACITY, true)?.as_ptr();
         }
-        let start = self.mapping + self.used;
+        let start = self.mapping.wrapping_add(self.used);
         self.used += bytes;
         self.stats.grew(bytes);
-        NonNull::new(start as *mut u8)
+        NonNull::new(start)
     }
 
     unsafe fn unmap(&mut self, ptr: NonNull<u8>, bytes: usize) {
@@ -178,9 +179,9 @@ impl Pages for SimPages {
             return Some(ptr);
         }
         // The last mapping can grow in place; others move, as with mremap.
-        if ptr.as_ptr() as usize + old == self.mapping + self.used {
+        if ptr.as_ptr().wrapping_add(old) == self.mapping.wrapping_add(self.used) {
             let extra = self.map(new - old)?;
-            debug_assert_eq!(extra.as_ptr() as usize, ptr.as_ptr() as usize + old);
+            debug_assert_eq!(extra.as_ptr(), ptr.as_ptr().wrapping_add(old));
             return Some(ptr);
         }
         let moved = self.map(new)?;
@@ -201,7 +202,7 @@ impl Pages for SimPages {
 
 impl Drop for SimPages {
     fn drop(&mut self) {
-        if let Some(mapping) = NonNull::new(self.mapping as *mut u8) {
+        if let Some(mapping) = NonNull::new(self.mapping) {
             // SAFETY: the region is ours and the heap using it is gone.
             unsafe { os::unmap(mapping, Self::CAPACITY) };
         }

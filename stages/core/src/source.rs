@@ -6,7 +6,7 @@
 //! offsets are the same on every run, many heaps can live side by side, and
 //! it can be told to run out of memory on purpose.
 
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 use crate::{ALIGN, align_up, os};
 
@@ -148,17 +148,18 @@ impl Break for RealBreak {
         // time would leave the break unaligned after us, and our next growth
         // would not follow our memory.
         for _ in 0..3 {
-            let now = os::current_break();
-            let total = bytes.checked_add(align_up(now, ALIGN) - now)?;
+            let now = os::current_break() as usize;
+            let pad = align_up(now, ALIGN) - now;
+            let total = bytes.checked_add(pad)?;
             let delta = isize::try_from(total).ok()?;
             // SAFETY: growing the break releases nothing. `expected`: if the
             // break moved since we looked, our padding is wrong: look again.
             if let Some(old) = unsafe { os::move_break(delta, Some(now)) } {
-                self.top = old + total;
+                self.top = old as usize + total;
                 self.stats.grew(total);
-                return NonNull::new(align_up(old, ALIGN) as *mut u8);
+                return NonNull::new(old.wrapping_add(pad));
             }
-            if os::current_break() == now {
+            if os::current_break() as usize == now {
                 return None; // The kernel refused: out of memory.
             }
         }
@@ -193,10 +194,10 @@ impl Break for RealBreak {
 /// foreign `sbrk` (every n-th growth leaves a gap, as if someone else had
 /// taken memory in between).
 pub struct SimBreak {
-    /// The mapping that holds the region (0 until reserved).
-    mapping: usize,
+    /// The mapping that holds the region (null until reserved).
+    mapping: *mut u8,
     /// The start of the region: `mapping` rounded up to `BASE_ALIGN`.
-    base: usize,
+    base: *mut u8,
     /// The simulated break: bytes below `base + top` are handed out.
     top: usize,
     /// Grow fails when `top` would pass this.
@@ -214,7 +215,8 @@ unsafe impl Send for SimBreak {}
 
 impl SimBreak {
     /// Address space reserved for one simulated break (never all touched).
-    pub const CAPACITY: usize = 16 << 30;
+    /// Under Miri, which holds it all in memory, 32 MiB.
+    pub const CAPACITY: usize = if cfg!(miri) { 32 << 20 } else { 16 << 30 };
     /// Alignment of the region's start: large alignments give the same
     /// offsets on every run.
     pub const BASE_ALIGN: usize = 1 << 22;
@@ -229,8 +231,8 @@ impl SimBreak {
     /// A simulated break that fails to grow past `limit` bytes.
     pub const fn with_limit(limit: usize) -> Self {
         SimBreak {
-            mapping: 0,
-            base: 0,
+            mapping: ptr::null_mut(),
+            base: ptr::null_mut(),
             top: 0,
             limit: if limit < Self::CAPACITY {
                 limit
@@ -265,14 +267,14 @@ impl SimBreak {
 
     /// The start of the region, if reserved yet.
     pub fn base(&self) -> Option<NonNull<u8>> {
-        NonNull::new(self.base as *mut u8)
+        NonNull::new(self.base)
     }
 
     fn map_region(&mut self) -> Option<()> {
-        if self.base == 0 {
-            let mapping = os::map(Self::CAPACITY + Self::BASE_ALIGN, true)?;
-            self.mapping = mapping.as_ptr() as usize;
-            self.base = align_up(self.mapping, Self::BASE_ALIGN);
+        if self.base.is_null() {
+            let mapping = os::map(Self::CAPACITY + Self::BASE_ALIGN, true)?.as_ptr();
+            self.mapping = mapping;
+            self.base = mapping.map_addr(|a| align_up(a, Self::BASE_ALIGN));
         }
         Some(())
     }
@@ -297,10 +299,10 @@ impl Break for SimBreak {
             return None;
         }
         self.map_region()?;
-        let start = self.base + self.top + gap;
+        let start = self.base.wrapping_add(self.top + gap);
         self.top += total;
         self.stats.grew(total);
-        NonNull::new(start as *mut u8)
+        NonNull::new(start)
     }
 
     unsafe fn shrink(&mut self, bytes: usize) -> bool {
@@ -310,13 +312,13 @@ impl Break for SimBreak {
         self.top -= bytes;
         self.stats.shrank(bytes);
         // Like the kernel, forget the contents: the next growth reads zeros.
-        if let Some(top) = NonNull::new((self.base + self.top) as *mut u8) {
-            let page = os::page_size();
-            let from = align_up(top.as_ptr() as usize, page);
-            let to = self.base + self.top + bytes;
+        if !self.base.is_null() {
+            let top = self.base.wrapping_add(self.top);
+            let from = top.map_addr(|a| align_up(a, os::page_size()));
+            let to = top.wrapping_add(bytes);
             if to > from {
                 // SAFETY: whole pages inside our region, above the break.
-                unsafe { os::discard(NonNull::new_unchecked(from as *mut u8), to - from) };
+                unsafe { os::discard(NonNull::new_unchecked(from), to as usize - from as usize) };
             }
         }
         true
@@ -329,7 +331,7 @@ impl Break for SimBreak {
 
 impl Drop for SimBreak {
     fn drop(&mut self) {
-        if let Some(mapping) = NonNull::new(self.mapping as *mut u8) {
+        if let Some(mapping) = NonNull::new(self.mapping) {
             // SAFETY: the mapping is ours and the heap using it is gone.
             unsafe { os::unmap(mapping, Self::CAPACITY + Self::BASE_ALIGN) };
         }
