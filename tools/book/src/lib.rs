@@ -8,12 +8,15 @@
 //! - [`picture`]: reads a heap map back into blocks and draws it as SVG.
 //! - [`drill`]: runs a trace on a stage and returns its heap map with the
 //!   blocks still live (`cargo workbook map`).
+//! - [`explore`]: the heap explorer's data, the heap after every op of a
+//!   trace (`cargo workbook explore`, and the explorer page).
 //!
 //! `cargo workbook book` builds the book; `cargo test -p workbook-book`
 //! checks it, and `UPDATE_BOOK=1 cargo test -p workbook-book` rewrites the
 //! generated files.
 
 pub mod drill;
+pub mod explore;
 pub mod generate;
 pub mod picture;
 pub mod site;
