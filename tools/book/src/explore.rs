@@ -189,7 +189,8 @@ pub fn explore(
 #[derive(Default)]
 struct Recorder {
     blocks: BTreeMap<Option<usize>, Block>,
-    lists: BTreeMap<String, usize>,
+    /// The lists as the map names them, in its order.
+    lists: Vec<(String, usize)>,
     settings: Option<String>,
     steps: Vec<Step>,
     footprint: Vec<usize>,
@@ -203,7 +204,7 @@ impl Recorder {
             .map(Block::from_piece)
             .map(|block| (block.key(), block))
             .collect();
-        let lists: BTreeMap<String, usize> = picture::free_lists(map)?.into_iter().collect();
+        let lists = picture::free_lists(map)?;
         let settings = map
             .lines()
             .find_map(|line| line.strip_prefix("settings: "))
@@ -223,13 +224,13 @@ impl Recorder {
                 .collect(),
             lists: lists
                 .iter()
-                .filter(|(name, count)| first || self.lists.get(*name) != Some(count))
-                .map(|(name, count)| (name.clone(), *count))
+                .filter(|list| first || !self.lists.contains(list))
+                .cloned()
                 .chain(
                     self.lists
-                        .keys()
-                        .filter(|name| !lists.contains_key(*name))
-                        .map(|name| (name.clone(), 0)),
+                        .iter()
+                        .filter(|(name, _)| !lists.iter().any(|(n, _)| n == name))
+                        .map(|(name, _)| (name.clone(), 0)),
                 )
                 .collect(),
             settings: (self.settings != settings)
