@@ -118,15 +118,15 @@ pub fn parse(map: &str) -> Result<Vec<Piece>, String> {
             };
             let (kind, label) = describe(description).ok_or_else(|| bad(line))?;
             let (requested, usable) = sizes(description);
-            // A bucket's tail covers the blocks it has not handed out yet.
-            let count = match (kind, &label.split_whitespace().next()) {
-                (Kind::BucketTail, Some(blocks)) => blocks.parse().unwrap_or(count),
-                _ => count,
-            };
             let label = if count > 1 {
                 format!("{label} ×{count}")
             } else {
                 label
+            };
+            // A bucket's tail covers the blocks it has not handed out yet.
+            let count = match (kind, &label.split_whitespace().next()) {
+                (Kind::BucketTail, Some(blocks)) => blocks.parse().unwrap_or(count),
+                _ => count,
             };
             pieces.push(Piece {
                 kind,
