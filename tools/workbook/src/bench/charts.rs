@@ -740,7 +740,7 @@ mod tests {
         assert_eq!(percent(91.4), "91%");
         assert_eq!(percent(0.0167), "<0.1%");
         assert_eq!(colour(Measure::Time, 0.0), ("#ffffff".to_string(), false));
-        assert_eq!(colour(Measure::Time, 1.0).1, true);
+        assert!(colour(Measure::Time, 1.0).1);
         assert_eq!(
             column_words("stage3", "x"),
             ("stage 3".into(), "freelist".into())
