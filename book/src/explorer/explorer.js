@@ -33,6 +33,7 @@
     top: ['#ffffff', 'top: from the OS, not used yet'],
     mapped: ['#c5a5cf', 'a mapping of its own'],
     gap: ['#888a85', 'region header'],
+    none: ['#d3d7cf', 'not taken from the OS'],
   };
   const ROW = 22; // height of a row of the heap strip, in px
   const ROW_GAP = 4;
@@ -366,7 +367,7 @@
   }
 
   function legend(box) {
-    for (const kind of ['live', 'slack', 'header', 'free', 'lost', 'cached', 'bucket', 'padding', 'top', 'mapped', 'gap']) {
+    for (const kind of ['live', 'slack', 'header', 'free', 'lost', 'cached', 'bucket', 'padding', 'top', 'mapped', 'gap', 'none']) {
       const item = el('span', { class: 'explorer-key' }, box);
       el('span', { class: 'explorer-swatch', style: 'background:' + KINDS[kind][0] }, item);
       item.appendChild(document.createTextNode(KINDS[kind][1]));
@@ -527,12 +528,14 @@
 
   // The heap as rows of blocks, drawn to scale: a row holds `perRow` bytes.
   function heap(box, data, step, perRow) {
-    const width = Math.max(280, box.clientWidth || 600);
+    // Room for the scroll bar that many rows bring; the picture scales
+    // to the box's width anyway.
+    const width = Math.max(280, (box.clientWidth || 600) - 16);
     const scale = (width - 2) / perRow;
     const rows = Math.max(1, Math.ceil(data.heapEnd / perRow));
     const mappedRows = data.mappedMax ? Math.min(4, Math.ceil(data.mappedMax / perRow)) : 0;
     const height = (rows + (mappedRows ? mappedRows + 1 : 0)) * (ROW + ROW_GAP);
-    const svg = svgEl('svg', { width: width, height: height, viewBox: '0 0 ' + width + ' ' + height, class: 'explorer-heap' }, box);
+    const svg = svgEl('svg', { width: '100%', viewBox: '0 0 ' + width + ' ' + height, class: 'explorer-heap' }, box);
     const frame = data.frames[step];
     const changed = data.changed[step];
     const end = frame.reduce(function (e, b) { return b[0] === 'mapped' ? e : Math.max(e, b[1] + b[2]); }, 0);
@@ -672,7 +675,8 @@
   // Footprint and live bytes over the trace, and live / footprint below.
   function chart(box, data, step) {
     el('div', { class: 'explorer-heading', text: 'Over the trace' }, box);
-    const width = 300;
+    // Drawn at the box's width, so that its words stay 11 px.
+    const width = Math.max(220, Math.min(520, box.clientWidth || 300));
     const height = 150;
     const left = 58;
     const right = 8;
@@ -685,7 +689,7 @@
     const useBottom = 136;
     const y = function (v) { return bytesBottom - (bytesBottom - bytesTop) * v / most; };
     const yUse = function (u) { return useBottom - (useBottom - useTop) * u; };
-    const svg = svgEl('svg', { width: '100%', viewBox: '0 0 ' + width + ' ' + height, class: 'explorer-chart-svg' }, box);
+    const svg = svgEl('svg', { width: width, height: height, viewBox: '0 0 ' + width + ' ' + height, class: 'explorer-chart-svg' }, box);
     const line = function (values, f, cls) {
       let d = '';
       values.forEach(function (v, i) { d += (i ? 'L' : 'M') + x(i).toFixed(1) + ' ' + f(v).toFixed(1); });
