@@ -4,7 +4,9 @@
 //! `cargo workbook replay` frees what a trace leaves live (it measures);
 //! here nothing is freed before the map is drawn, so the learner sees the
 //! heap exactly as the trace left it. `cargo workbook map` and the book's
-//! generated answers both call [`heap_map_after`].
+//! generated answers both call [`heap_map_after`]; the heap explorer
+//! ([`explore`](crate::explore)) looks at the heap after every op with
+//! [`run`].
 
 use malloc_core::Malloc;
 use malloc_trace::{Op, Trace};
@@ -13,6 +15,20 @@ use malloc_trace::{Op, Trace};
 /// trace did not free still live. Each block is filled with its id's byte,
 /// as a program would write it. Errors name the op (counting from 1).
 pub fn heap_map_after(heap: &dyn Malloc, trace: &Trace) -> Result<String, String> {
+    run(heap, trace, |_| Ok(()))?;
+    let mut map = String::new();
+    heap.heap_map(&mut map)
+        .map_err(|_| "writing the heap map failed".to_string())?;
+    Ok(map)
+}
+
+/// Runs `trace` on `heap` as [`heap_map_after`] does, and calls `after`
+/// with the op's index (from 0) after each op, once the heap check passed.
+pub fn run(
+    heap: &dyn Malloc,
+    trace: &Trace,
+    mut after: impl FnMut(usize) -> Result<(), String>,
+) -> Result<(), String> {
     let mut blocks: Vec<*mut u8> = Vec::new();
     let slot = |blocks: &mut Vec<*mut u8>, id: usize| -> usize {
         if blocks.len() <= id {
@@ -49,6 +65,8 @@ pub fn heap_map_after(heap: &dyn Malloc, trace: &Trace) -> Result<String, String
                     // is cleared).
                     unsafe { heap.free(p) };
                 }
+                heap.check().map_err(|e| fail(&e.to_string()))?;
+                after(n)?;
                 continue;
             }
         };
@@ -66,9 +84,7 @@ pub fn heap_map_after(heap: &dyn Malloc, trace: &Trace) -> Result<String, String
             blocks[i] = p;
         }
         heap.check().map_err(|e| fail(&e.to_string()))?;
+        after(n)?;
     }
-    let mut map = String::new();
-    heap.heap_map(&mut map)
-        .map_err(|_| "writing the heap map failed".to_string())?;
-    Ok(map)
+    Ok(())
 }

@@ -11,6 +11,8 @@
 //!   diff N`, and the box that opens each stage's chapter).
 //! - [`drill`]: runs a trace on a stage and returns its heap map with the
 //!   blocks still live (`cargo workbook map`).
+//! - [`explore`]: the heap explorer's data, the heap after every op of a
+//!   trace (`cargo workbook explore`, and the explorer page).
 //!
 //! `cargo workbook book` builds the book; `cargo test -p workbook-book`
 //! checks it, and `UPDATE_BOOK=1 cargo test -p workbook-book` rewrites the
@@ -19,6 +21,7 @@
 pub mod captions;
 pub mod diff;
 pub mod drill;
+pub mod explore;
 pub mod generate;
 pub mod picture;
 pub mod site;

@@ -68,8 +68,14 @@ pub struct Piece {
     pub bytes: usize,
     /// Short words written in the box, e.g. "live 12 in 16".
     pub label: String,
-    /// Blocks in the run (1 for a single block).
+    /// Blocks in the run (1 for a single block; for a bucket's tail, the
+    /// blocks it has not handed out).
     pub count: usize,
+    /// Bytes the program asked for, per block (live and lost blocks).
+    pub requested: Option<usize>,
+    /// Bytes a block can hold, per block, where the map says so (its class,
+    /// or "in N"): the rest of its span is its header.
+    pub usable: Option<usize>,
 }
 
 /// Reads a heap map back into pieces, in address order, mappings last.
@@ -111,10 +117,16 @@ pub fn parse(map: &str) -> Result<Vec<Piece>, String> {
                 None => (description.trim(), 1),
             };
             let (kind, label) = describe(description).ok_or_else(|| bad(line))?;
+            let (requested, usable) = sizes(description);
             let label = if count > 1 {
                 format!("{label} ×{count}")
             } else {
                 label
+            };
+            // A bucket's tail covers the blocks it has not handed out yet.
+            let count = match (kind, &label.split_whitespace().next()) {
+                (Kind::BucketTail, Some(blocks)) => blocks.parse().unwrap_or(count),
+                _ => count,
             };
             pieces.push(Piece {
                 kind,
@@ -122,6 +134,8 @@ pub fn parse(map: &str) -> Result<Vec<Piece>, String> {
                 bytes: 0,
                 label,
                 count,
+                requested,
+                usable,
             });
         } else if let Some(rest) = trimmed.strip_prefix("bump at +") {
             // "bump at +0x323c0; 121920 bytes free before the end at +0x50000"
@@ -136,6 +150,8 @@ pub fn parse(map: &str) -> Result<Vec<Piece>, String> {
                     bytes: end - bump,
                     label: format!("top {}", end - bump),
                     count: 1,
+                    requested: None,
+                    usable: None,
                 });
             }
         } else if let Some(rest) = trimmed.strip_prefix("mapped: ") {
@@ -157,6 +173,8 @@ pub fn parse(map: &str) -> Result<Vec<Piece>, String> {
                     bytes,
                     label: format!("mapped {asked} in {bytes}"),
                     count: blocks,
+                    requested: asked.parse().ok(),
+                    usable: None,
                 });
             }
         }
@@ -210,6 +228,65 @@ fn describe(text: &str) -> Option<(Kind, String)> {
         "mapped" => (Kind::Mapped, "mapped header".to_string()),
         _ => return None,
     })
+}
+
+/// A block description's requested bytes ("live 60 B", "freed 24 B") and
+/// usable bytes (the number after "in", or a bucket's class), where it has
+/// them.
+fn sizes(text: &str) -> (Option<usize>, Option<usize>) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let number = |i: usize| words.get(i).and_then(|w| w.parse().ok());
+    let requested = match words.first() {
+        Some(&"live") | Some(&"freed") if words.get(2) == Some(&"B") => number(1),
+        _ => None,
+    };
+    let usable = match words.first() {
+        // "bucket of   16: 509 blocks not handed out yet"
+        Some(&"bucket") => words
+            .get(2)
+            .and_then(|w| w.trim_end_matches(':').parse().ok()),
+        _ => words
+            .iter()
+            .position(|w| *w == "in")
+            .and_then(|i| number(i + 1)),
+    };
+    (requested, usable)
+}
+
+/// The free lists (stages 3 to 6: `free lists: 16: 0, 64: 3, ...`) or bins
+/// (stage 7 on: `free blocks by bin: 16+: 1, 48+: 2,`, empty bins left
+/// out) a heap map names, with how many blocks each holds, in the map's
+/// order. Empty for a map without them (stages 1 and 2).
+///
+/// A map line holds at most 160 bytes (`malloc_core::Line`), so a heap
+/// with many bins in use has its line cut: the entry cut in two is left
+/// out, and the list ends with `("…", 0)`.
+pub fn free_lists(map: &str) -> Result<Vec<(String, usize)>, String> {
+    let Some(line) = map.lines().find_map(|line| {
+        line.strip_prefix("free lists:")
+            .or_else(|| line.strip_prefix("free blocks by bin:"))
+    }) else {
+        return Ok(Vec::new());
+    };
+    let entries: Vec<&str> = line
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    let mut lists = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let read = entry
+            .rsplit_once(':')
+            .and_then(|(name, count)| Some((name.trim().to_string(), count.trim().parse().ok()?)));
+        match read {
+            Some(list) => lists.push(list),
+            None if i + 1 == entries.len() && !line.ends_with(',') => {
+                lists.push(("…".to_string(), 0));
+            }
+            None => return Err(bad(line)),
+        }
+    }
+    Ok(lists)
 }
 
 /// Escapes text for SVG.
@@ -333,7 +410,35 @@ mapped: 1 blocks (200000 bytes) in 200704 bytes of mappings
             ]
         );
         assert_eq!(pieces[1].label, "live 16 in 16 ×2");
+        assert_eq!((pieces[0].requested, pieces[0].usable), (Some(10), None));
+        assert_eq!(
+            (pieces[1].requested, pieces[1].usable),
+            (Some(16), Some(16))
+        );
+        assert_eq!(pieces[3].requested, Some(200000));
         let svg = svg("t", &pieces);
         assert!(svg.starts_with("<svg") && svg.contains("freed, lost"));
+    }
+
+    #[test]
+    fn reads_free_lists_and_bins() {
+        let lists = "x\nfree lists: 16: 0, 64: 11, large: 2\nregion at +0x0, blocks end at +0x0\n";
+        assert_eq!(
+            free_lists(lists).unwrap(),
+            [("16".into(), 0), ("64".into(), 11), ("large".into(), 2)]
+        );
+        let bins = "free blocks by bin: 16+: 1, 528+: 3,\n";
+        assert_eq!(
+            free_lists(bins).unwrap(),
+            [("16+".into(), 1), ("528+".into(), 3)]
+        );
+        assert_eq!(free_lists("free blocks by bin:\n").unwrap(), []);
+        let cut = "free blocks by bin: 16+: 1, 5734";
+        assert_eq!(
+            free_lists(cut).unwrap(),
+            [("16+".into(), 1), ("…".into(), 0)]
+        );
+        assert!(free_lists("free lists: 16: x, 64: 1").is_err());
+        assert_eq!(free_lists(MAP).unwrap(), []);
     }
 }

@@ -11,15 +11,20 @@ use std::path::{Path, PathBuf};
 
 use mdbook_driver::MDBook;
 
-/// Builds the book at `book` (the folder holding `book.toml`) as HTML into
-/// `out`, with its search index.
+use crate::explore;
+
+/// Builds the book at `book` (the folder holding `book.toml`, in the
+/// repository) as HTML into `out`, with its search index, and writes the
+/// heap explorer's data beside its page ([`explore::write_book_data`]).
 pub fn build(book: &Path, out: &Path) -> Result<(), String> {
     let mut md = MDBook::load(book).map_err(|e| format!("cannot load the book: {e:#}"))?;
     md.config.build.build_dir = out.to_path_buf();
     // In the place book.toml gives it: before `links` expands the includes.
     md.with_preprocessor(crate::captions::Captions);
     md.build()
-        .map_err(|e| format!("building the book failed: {e:#}"))
+        .map_err(|e| format!("building the book failed: {e:#}"))?;
+    explore::write_book_data(&book.join(".."), out)?;
+    Ok(())
 }
 
 /// What is wrong with the rendered book at `out`: one line per problem.

@@ -4,11 +4,31 @@
 //! says why it is not compiled here.
 //!
 //! `UPDATE_BOOK=1 cargo test -p workbook-book` rewrites the generated files.
+//!
+//! The built book is also opened in headless Chromium ([`browser`]): every
+//! page loads without a JavaScript error or a missing image, the charts'
+//! labels are readable with the real fonts, and the heap explorer draws the
+//! blocks the stages' maps say, op by op.
 
-use std::path::Path;
+mod browser;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use workbook_book::{book_dir, generate, site};
 use workbook_manifest::STAGES;
+
+/// The book built once for this test binary (with the explorer's data),
+/// for the tests that read the result.
+fn built_book() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("book-check");
+        let _ = std::fs::remove_dir_all(&out);
+        site::build(&book_dir(), &out).unwrap_or_else(|e| panic!("{e}"));
+        out
+    })
+}
 
 /// The generated files on disk equal what the project makes now.
 #[test]
@@ -240,9 +260,7 @@ fn rust_blocks_say_why_they_are_not_compiled() {
 /// `{{#` directives, no empty listings, no broken internal links.
 #[test]
 fn book_builds_and_every_include_and_link_resolves() {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("book-check");
-    let _ = std::fs::remove_dir_all(&out);
-    site::build(&book_dir(), &out).unwrap_or_else(|e| panic!("{e}"));
+    let out = built_book();
     assert!(
         out.join("index.html").exists(),
         "no index.html in {}",
@@ -251,19 +269,25 @@ fn book_builds_and_every_include_and_link_resolves() {
     assert!(
         out.join("searchindex.js").exists()
             || out.join("searchindex.json").exists()
-            || std::fs::read_dir(&out).unwrap().any(|e| e
+            || std::fs::read_dir(out).unwrap().any(|e| e
                 .unwrap()
                 .file_name()
                 .to_string_lossy()
                 .starts_with("searchindex")),
         "the search index is missing"
     );
-    let problems = site::check(&out).unwrap_or_else(|e| panic!("{e}"));
+    let problems = site::check(out).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         problems.is_empty(),
         "the rendered book has problems:\n{}",
         problems.join("\n")
     );
+}
+
+/// The built book in headless Chromium: see [`browser`].
+#[test]
+fn book_works_in_a_browser() {
+    browser::check(built_book());
 }
 
 /// The benchmark chapter's results: either `cargo workbook bench --book`

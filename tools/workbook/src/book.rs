@@ -6,7 +6,7 @@
 //! the target folder, with its search index. `map` is the "then check" of
 //! the book's "predict, then check" questions: it runs a short trace on a
 //! stage, frees nothing, and prints the heap map (and, with `--svg`, draws
-//! it).
+//! it). `explore` does the same after every op, for the heap explorer.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,6 +72,26 @@ pub fn map(trace: &Path, number: u32, svg: Option<&Path>) -> Result<(), Failure>
         std::fs::write(path, workbook_book::picture::svg(&title, &pieces))
             .map_err(|e| Input(format!("cannot write {}: {e}", path.display())))?;
         eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Runs `trace` on stage `number` op by op and prints the heap's changes,
+/// as text or (`json`) as the explorer page reads them.
+pub fn explore(trace: &Path, number: u32, json: bool) -> Result<(), Failure> {
+    let name = trace.display().to_string();
+    let text =
+        std::fs::read_to_string(trace).map_err(|e| Input(format!("cannot read {name}: {e}")))?;
+    let trace = malloc_trace::parse(&text).map_err(|e| Input(format!("{name}: {e}")))?;
+    let exploration = workbook_book::explore::explore(&name, &trace, stages::get(number).number)
+        .map_err(Input)?;
+    if json {
+        println!(
+            "{}",
+            workbook_book::explore::json(&exploration).map_err(Input)?
+        );
+    } else {
+        print!("{}", exploration.text());
     }
     Ok(())
 }

@@ -103,6 +103,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
+    /// Runs a trace on a stage op by op and prints how the heap changes
+    /// after each op (the heap explorer's data; `--json` for the page's
+    /// format), e.g. `cargo workbook explore book/drills/split.rep --stage 4`.
+    Explore {
+        /// The trace file (.rep); long traces are cut to their first ops.
+        trace: PathBuf,
+        /// The stage to run it on (see `cargo workbook`).
+        #[arg(long, short, value_parser = stages::parse_number)]
+        stage: u32,
+        /// Prints JSON: each op, and the heap blocks that changed after it.
+        #[arg(long)]
+        json: bool,
+    },
     /// Replays an allocation trace (.rep) on a stage and on the system
     /// malloc, and compares footprint, utilization, system calls and time.
     Replay {
@@ -175,6 +188,7 @@ fn main() -> ExitCode {
             with_holes,
         }) => book::diff(stage, stat, with_holes),
         Some(Command::Map { trace, stage, svg }) => book::map(&trace, stage, svg.as_deref()),
+        Some(Command::Explore { trace, stage, json }) => book::explore(&trace, stage, json),
         Some(Command::Classes { traces }) => classes::run(&traces),
         Some(Command::Replay { trace, stage, runs }) => {
             replay::run(&trace, stage, usize::from(runs))

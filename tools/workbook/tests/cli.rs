@@ -104,3 +104,23 @@ fn a_missing_file_is_an_error() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(text(&out.stderr).contains("cannot read traces/no-such-trace.rep"));
 }
+
+#[test]
+fn explores_the_split_drill_op_by_op() {
+    let out = workbook(&["explore", "book/drills/split.rep", "--stage", "4"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    // Op 4 asks for 60 bytes: stage 4 cuts the freed 1024 into 64s.
+    for line in ["op 4: a 2 60", "free lists now: 64: 12, 1024: 0"] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+
+    let out = workbook(&["explore", "book/drills/split.rep", "--stage", "3", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["stage"], 3);
+    assert_eq!(json["ops"].as_array().map(Vec::len), Some(5));
+    // The heap before the first op, and after each of the five.
+    assert_eq!(json["steps"].as_array().map(Vec::len), Some(6));
+    assert_eq!(json["footprint"].as_array().map(Vec::len), Some(6));
+}

@@ -16,7 +16,11 @@
 //!
 //! Files: [`workloads`] (what runs), [`threads`] (the multi-threaded
 //! ones), [`child`] (one measurement), [`measure`] (all of them),
-//! [`results`], [`table`] (with the targets), [`reference`], [`charts`].
+//! [`results`], [`table`] (with the targets), [`reference`], [`charts`]
+//! (drawn with [`svg`]).
+//!
+//! `cargo workbook bench --redraw` draws the book's charts and page again
+//! from its results.json, without measuring.
 
 mod allocators;
 mod charts;
@@ -27,6 +31,7 @@ mod probe;
 mod progress;
 mod reference;
 mod results;
+mod svg;
 mod table;
 mod threads;
 mod workloads;
@@ -70,6 +75,11 @@ pub struct Args {
     /// (book/src/bench/).
     #[arg(long)]
     book: bool,
+    /// Measures nothing: draws the book's charts and results.md again from
+    /// book/src/bench/results.json (after a change to the charts or the
+    /// page, not to the numbers).
+    #[arg(long, conflicts_with_all = ["book", "json", "quick", "child"])]
+    redraw: bool,
     /// Internal: runs one measurement of this allocator and prints it.
     #[arg(long, hide = true, value_name = "ALLOCATOR")]
     child: Option<String>,
@@ -102,6 +112,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
             .first()
             .ok_or(Usage("--child needs a trace or --threaded".into()))?;
         return child::run(key, args.mode, trace, args.budget).map_err(Input);
+    }
+    if args.redraw {
+        return redraw(&args);
     }
     let started = Instant::now();
     let size = if args.quick { Size::Quick } else { Size::Full };
@@ -236,14 +249,40 @@ fn write_outputs(args: &Args, results: &Results) -> Result<(), Failure> {
     }
     if args.book {
         let dir = root().join("book/src/bench");
-        charts::write(results, &dir).map_err(Input)?;
         write(&dir.join("results.json"), &json)?;
-        write(
-            &dir.join("results.md"),
-            &table::markdown(results, &charts::CHARTS),
-        )?;
+        write_book_page(results, &dir)?;
         println!("Wrote the results and charts into {}.", dir.display());
     }
+    Ok(())
+}
+
+/// Writes the book's charts and results.md for `results` into `dir`.
+fn write_book_page(results: &Results, dir: &Path) -> Result<(), Failure> {
+    charts::write(results, dir).map_err(Input)?;
+    let list = charts::list(results);
+    let list: Vec<(&str, &str)> = list.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    let path = dir.join("results.md");
+    std::fs::write(&path, table::markdown(results, &list))
+        .map_err(|e| Input(format!("cannot write {}: {e}", path.display())))
+}
+
+/// `--redraw`: the book's charts and page from its results.json, and the
+/// charts into `--svg DIR` too if asked.
+fn redraw(args: &Args) -> Result<(), Failure> {
+    let dir = root().join("book/src/bench");
+    let path = dir.join("results.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Input(format!("cannot read {}: {e}", path.display())))?;
+    let results: Results =
+        serde_json::from_str(&text).map_err(|e| Input(format!("{}: {e}", path.display())))?;
+    write_book_page(&results, &dir)?;
+    if let Some(svg) = &args.svg {
+        charts::write(&results, svg).map_err(Input)?;
+    }
+    println!(
+        "Drew the charts and results.md in {} again from results.json.",
+        dir.display()
+    );
     Ok(())
 }
 
