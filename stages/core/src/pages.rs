@@ -107,6 +107,10 @@ pub struct SimPages {
 // thread moves that ownership.
 unsafe impl Send for SimPages {}
 
+// SAFETY: a shared `&SimPages` only reads its fields (no interior
+// mutability); the region's bytes are reached through `&mut self` alone.
+unsafe impl Sync for SimPages {}
+
 impl SimPages {
     /// Address space reserved for the simulated mappings. Under Miri,
     /// which holds it all in memory, 32 MiB.

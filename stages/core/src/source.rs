@@ -213,6 +213,10 @@ pub struct SimBreak {
 // thread moves that ownership.
 unsafe impl Send for SimBreak {}
 
+// SAFETY: a shared `&SimBreak` only reads its fields (no interior
+// mutability); the region's bytes are reached through `&mut self` alone.
+unsafe impl Sync for SimBreak {}
+
 impl SimBreak {
     /// Address space reserved for one simulated break (never all touched).
     /// Under Miri, which holds it all in memory, 32 MiB.
