@@ -8,7 +8,9 @@
 //! - `src/`: the stage's files with every hole opened (see [`hole`]);
 //! - `tests/check.rs`: one test per check of the conformance suite, on the
 //!   exercise's type;
-//! - `tests/*.rs`: the stage's own tests, on the exercise's crate.
+//! - `tests/*.rs`: the stage's own tests, on the exercise's crate (a test
+//!   that pins a choice of the stage rather than a rule is ignored there:
+//!   see [`hole::exercise_tests`]).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -50,7 +52,8 @@ pub fn exercise(
     ));
     for (name, source) in read_dir(&stage.join("tests"))? {
         // Renaming the crate can change the order rustfmt wants for imports.
-        let renamed = source.replace(&exercise.crate_name(), &exercise.exercise_crate());
+        let renamed = hole::exercise_tests(&source)
+            .replace(&exercise.crate_name(), &exercise.exercise_crate());
         files.push((format!("tests/{name}"), rustfmt(&renamed)?));
     }
     Ok(files)

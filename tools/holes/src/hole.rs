@@ -145,6 +145,28 @@ pub fn open(hole: &Hole, description: &str) -> Vec<String> {
     lines
 }
 
+/// Before a test in a stage's tests/: the test pins a choice of the stage
+/// (the order a list reuses blocks in), not a rule an exercise must keep.
+const IGNORE: &str = "// EXERCISE IGNORE: ";
+
+/// A stage's test file as its exercise runs it: each test marked
+/// `// EXERCISE IGNORE: why` is ignored there, with that reason (a learner
+/// can still run it with `--ignored`).
+pub fn exercise_tests(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.trim_start().strip_prefix(IGNORE) {
+            Some(why) => {
+                let indent = indent_of(line);
+                let why = why.trim_end().replace('\\', "\\\\").replace('"', "\\\"");
+                out.push_str(&format!("{indent}#[ignore = \"{why}\"]\n"));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// The content of every hole in `text`, by name.
 pub fn contents(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
     let lines: Vec<&str> = text.lines().collect();
@@ -208,6 +230,15 @@ fn main() {
         assert!(open.contains("    // What goes here.\n    todo!(\"hole `double`\");\n}"));
         assert!(!open.contains("x * 2"));
         assert_eq!(fill(&open, STAGE).unwrap(), STAGE);
+    }
+
+    #[test]
+    fn stage_only_tests_are_ignored_in_the_exercise() {
+        let text = "// EXERCISE IGNORE: the stage's order\n#[test]\nfn lifo() {}\n";
+        assert_eq!(
+            exercise_tests(text),
+            "#[ignore = \"the stage's order\"]\n#[test]\nfn lifo() {}\n"
+        );
     }
 
     #[test]
