@@ -63,10 +63,7 @@ pub fn describe(name: &str) -> &'static str {
         "threads" => "several threads allocate at once through GlobalAlloc",
         "out_of_memory" => "out of memory, it returns NULL and keeps every block intact",
         "lesson" => "the stage's lesson: its one idea, in numbers",
-        "rules" => {
-            "the stage's own rules, seen from outside: size classes, which requests are \
-             mapped, what trimming gives back"
-        }
+        "rules" => "the stage's own rules, as the book states them, seen from outside",
         "memory_from_the_source" => {
             "every block lies in memory from the allocator's own source, and the stats agree"
         }
@@ -442,6 +439,62 @@ fn side_by_side(yours: &str, book: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Any allocator behind one type: checks that run many allocators (the
+/// proofs' variants, the workbook's search for a broken hole) are then
+/// compiled once, not once per allocator.
+pub struct Boxed(pub Box<dyn Malloc>);
+
+// SAFETY: every call goes to the allocator inside, which keeps the promises.
+unsafe impl Malloc for Boxed {
+    fn malloc(&self, size: usize) -> *mut u8 {
+        self.0.malloc(size)
+    }
+
+    unsafe fn free(&self, ptr: *mut u8) {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.0.free(ptr) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.0.realloc(ptr, size) }
+    }
+
+    fn calloc(&self, count: usize, size: usize) -> *mut u8 {
+        self.0.calloc(count, size)
+    }
+
+    fn memalign(&self, align: usize, size: usize) -> *mut u8 {
+        self.0.memalign(align, size)
+    }
+
+    unsafe fn usable_size(&self, ptr: *mut u8) -> usize {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.0.usable_size(ptr) }
+    }
+
+    fn stats(&self) -> malloc_core::Stats {
+        self.0.stats()
+    }
+
+    fn check(&self) -> Result<(), malloc_core::HeapError> {
+        self.0.check()
+    }
+
+    fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        self.0.heap_map(out)
+    }
+
+    fn lock_for_fork(&self) {
+        self.0.lock_for_fork()
+    }
+
+    unsafe fn unlock_after_fork(&self) {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.0.unlock_after_fork() }
+    }
 }
 
 /// The memory sources an exercise's allocator gets: a simulated break and

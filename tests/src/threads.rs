@@ -34,8 +34,12 @@ fn run_threads<M: Malloc>(
         workers
             .into_iter()
             .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err("the thread panicked".into()))
+                w.join().unwrap_or_else(|panic| {
+                    Err(format!(
+                        "the allocator panicked: {}",
+                        crate::differential::panic_message(&*panic)
+                    ))
+                })
             })
             .collect()
     });

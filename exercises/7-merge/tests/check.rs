@@ -108,7 +108,7 @@ fn lesson() {
     check(7, "lesson", make);
 }
 
-/// the stage's own rules, seen from outside: size classes, which requests are mapped, what trimming gives back.
+/// the stage's own rules, as the book states them, seen from outside.
 #[test]
 fn rules() {
     check(7, "rules", make);

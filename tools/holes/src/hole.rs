@@ -167,6 +167,29 @@ pub fn exercise_tests(text: &str) -> String {
     out
 }
 
+/// Whether `hole` in the file of `lines` is still open: nothing in it but
+/// blank lines, comments and the `todo!()` that [`open`] writes.
+pub fn is_open(hole: &Hole, lines: &[&str]) -> bool {
+    let todo = format!("todo!(\"hole `{}`\");", hole.name);
+    lines[hole.start..hole.end.min(lines.len())]
+        .iter()
+        .all(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with("//") || line == todo
+        })
+}
+
+/// Whether some hole in `text` holds code (see [`is_open`]). A file whose
+/// holes cannot be found counts as filled too: it is someone's work either
+/// way.
+pub fn has_filled_holes(text: &str) -> bool {
+    let Ok(holes) = find(text) else {
+        return true;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    holes.iter().any(|hole| !is_open(hole, &lines))
+}
+
 /// The content of every hole in `text`, by name.
 pub fn contents(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
     let lines: Vec<&str> = text.lines().collect();
@@ -239,6 +262,15 @@ fn main() {
             exercise_tests(text),
             "#[ignore = \"the stage's order\"]\n#[test]\nfn lifo() {}\n"
         );
+    }
+
+    #[test]
+    fn open_holes_are_not_filled_ones() {
+        let open = replace(STAGE, |hole, _| Ok(Some(open(hole, "What goes here.")))).unwrap();
+        assert!(!has_filled_holes(&open));
+        assert!(has_filled_holes(STAGE));
+        let half = open.replace("    todo!(\"hole `double`\");", "    x * 3");
+        assert!(has_filled_holes(&half));
     }
 
     #[test]

@@ -25,66 +25,11 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use conformance::exercise::{Effort, NAMES, Sources, run};
+use conformance::exercise::{Boxed as Dyn, Effort, NAMES, Sources, run};
 use holes::{EXERCISES, answers, hole};
 use malloc_core::{HeapError, Malloc, SourceStats, Stats, SystemMalloc, Tally};
 
 include!(concat!(env!("OUT_DIR"), "/variants.rs"));
-
-/// Every variant behind one type, so that the checks are compiled once,
-/// not once per variant.
-struct Dyn(Box<dyn Malloc>);
-
-// SAFETY: every call goes to the allocator inside, which keeps the promises.
-unsafe impl Malloc for Dyn {
-    fn malloc(&self, size: usize) -> *mut u8 {
-        self.0.malloc(size)
-    }
-
-    unsafe fn free(&self, ptr: *mut u8) {
-        // SAFETY: the caller's promise, passed on.
-        unsafe { self.0.free(ptr) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
-        // SAFETY: the caller's promise, passed on.
-        unsafe { self.0.realloc(ptr, size) }
-    }
-
-    fn calloc(&self, count: usize, size: usize) -> *mut u8 {
-        self.0.calloc(count, size)
-    }
-
-    fn memalign(&self, align: usize, size: usize) -> *mut u8 {
-        self.0.memalign(align, size)
-    }
-
-    unsafe fn usable_size(&self, ptr: *mut u8) -> usize {
-        // SAFETY: the caller's promise, passed on.
-        unsafe { self.0.usable_size(ptr) }
-    }
-
-    fn stats(&self) -> Stats {
-        self.0.stats()
-    }
-
-    fn check(&self) -> Result<(), HeapError> {
-        self.0.check()
-    }
-
-    fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
-        self.0.heap_map(out)
-    }
-
-    fn lock_for_fork(&self) {
-        self.0.lock_for_fork()
-    }
-
-    unsafe fn unlock_after_fork(&self) {
-        // SAFETY: the caller's promise, passed on.
-        unsafe { self.0.unlock_after_fork() }
-    }
-}
 
 /// Progress on the terminal even when the test harness captures output.
 fn progress(line: &str) {

@@ -39,10 +39,14 @@ enum Command {
         /// The exercise (see `cargo workbook`).
         number: u32,
     },
-    /// Shows the next hint for exercise N, one level at a time.
+    /// Shows the next hint for a hole of exercise N, one level at a time
+    /// (the idea, the approach, nearly the code): for HOLE, else for the
+    /// hole the last check pointed at, else for the first hole still open.
     Hint {
         /// The exercise (see `cargo workbook`).
         number: u32,
+        /// The hole, by name (see the exercise's `todo!()`s).
+        hole: Option<String>,
     },
     /// Checks the current exercise again each time you save a file in
     /// exercises/ (Ctrl-C to stop); moves on when it passes.
@@ -147,7 +151,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Check { number }) => exercise::check::run(&exercise::root(), number),
-        Some(Command::Hint { number }) => exercise::hint(&exercise::root(), number),
+        Some(Command::Hint { number, hole }) => {
+            exercise::hint(&exercise::root(), number, hole.as_deref())
+        }
         Some(Command::Watch { number }) => exercise::watch::run(&exercise::root(), number),
         Some(Command::Reset { number, yes }) => exercise::reset(&exercise::root(), number, yes),
         Some(Command::Solution { number, force }) => {
