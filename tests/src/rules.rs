@@ -17,7 +17,8 @@
 //!   break only: never the top of a region mapped because the break was
 //!   full;
 //! - stage 9 keeps stage 8's hardening: each misuse stops the program
-//!   (stage 8's lesson checks it there).
+//!   (stage 8's lesson checks it there); and blocks that one thread frees
+//!   go back to the heap in time to serve another thread's mallocs.
 
 use malloc_core::{Malloc, SimBreak, SimPages};
 
@@ -51,6 +52,49 @@ pub fn rules<M: Malloc>(stage: u32, make: fn(Sources) -> M) -> Result<(), String
                  program: {figures}"
             )
         })?;
+        frees_of_another_thread_come_back(stage, &make(Sources::new()))?;
+    }
+    Ok(())
+}
+
+/// A producer thread allocates 64-byte blocks, a consumer thread frees
+/// them, 100 rounds of 1000: at most 1000 are live at once, so the
+/// footprint stays far under a MiB when the consumer's frees go back to
+/// the heap (a cache that keeps every block would hold all 100,000).
+fn frees_of_another_thread_come_back<M: Malloc>(stage: u32, heap: &M) -> Result<(), String> {
+    struct Blocks(Vec<*mut u8>);
+    // SAFETY: the pointers are only freed, by the one thread that gets them.
+    unsafe impl Send for Blocks {}
+    let (send, receive) = std::sync::mpsc::sync_channel::<Blocks>(1);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for blocks in receive {
+                for p in blocks.0 {
+                    // SAFETY: a live block of `heap`, freed once.
+                    unsafe { heap.free(p) };
+                }
+            }
+        });
+        for _ in 0..100 {
+            let blocks: Vec<*mut u8> = (0..1000).map(|_| heap.malloc(64)).collect();
+            if blocks.iter().any(|p| p.is_null()) {
+                return Err("malloc(64) returned NULL".to_string());
+            }
+            send.send(Blocks(blocks))
+                .map_err(|_| "the consumer thread stopped".to_string())?;
+        }
+        drop(send);
+        Ok(())
+    });
+    result?;
+    let footprint = heap.stats().footprint_peak;
+    if footprint > 1 << 20 {
+        return Err(format!(
+            "a producer thread allocated 100 rounds of 1000 × 64 bytes, which another thread \
+             frees, and the footprint reached {footprint} bytes: the blocks another thread frees \
+             must go back to the heap (a full cache gives half back) to serve the next mallocs, \
+             or the heap grows without end (stage {stage})"
+        ));
     }
     Ok(())
 }

@@ -145,6 +145,19 @@ fn rejected(
         .stderr(Stdio::piped())
         .spawn()
         .expect("the test binary runs");
+    // Read both pipes while the child runs: a full pipe would stop it.
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out_pipe.read_to_string(&mut text);
+        text
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err_pipe.read_to_string(&mut text);
+        text
+    });
     let status = loop {
         if let Some(status) = child.try_wait().expect("waiting for the child") {
             break Some(status);
@@ -156,10 +169,8 @@ fn rejected(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    let _ = child.stdout.take().unwrap().read_to_string(&mut stdout);
-    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
     let what = format!("exercise {exercise}, hole `{hole}`, wrong answer `{answer}`");
     let Some(status) = status else {
         panic!("{what}: `{check}` still runs after {PATIENCE:?}: a hang is no message");
@@ -248,6 +259,62 @@ fn every_hole_has_wrong_answers_and_every_exercise_a_right_one() {
         "{holes} holes, {wrong} wrong answers (each rejected by its own test), \
          {right} right answers in another style"
     ));
+}
+
+/// Every wrong answer the book names as failing is one of the wrong
+/// answers above, so its own test proves that it fails. The book marks each
+/// one where it names it: `<!-- wrong answer: N HOLE NAME -->`.
+#[test]
+fn every_wrong_answer_the_book_names_is_proven_rejected() {
+    fn markdown(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                markdown(&path, found);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                found.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = Vec::new();
+    markdown(&root.join("book/src"), &mut files);
+    let all = all_answers();
+    let mut named = 0;
+    let mut problems = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (at, line) in text.lines().enumerate() {
+            let Some(rest) = line.trim().strip_prefix("<!-- wrong answer: ") else {
+                continue;
+            };
+            let words: Vec<&str> = rest.trim_end_matches("-->").split_whitespace().collect();
+            let found = match words.as_slice() {
+                [n, hole, name] => all.iter().any(|a| {
+                    a.is_wrong()
+                        && a.exercise.to_string() == *n
+                        && a.hole() == *hole
+                        && a.name == *name
+                }),
+                _ => false,
+            };
+            named += 1;
+            if !found {
+                problems.push(format!(
+                    "{}:{}: `{}` names no wrong answer of tools/holes/answers (expected \
+                     `<!-- wrong answer: N HOLE NAME -->`)",
+                    file.display(),
+                    at + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        named > 0,
+        "the book names no wrong answer: the marks are gone"
+    );
 }
 
 /// What a careless fix might write: every call handed to the system malloc,

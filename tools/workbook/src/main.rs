@@ -33,8 +33,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs exercise N's tests (the conformance suite and the stage's
-    /// lesson on your code) and says in words what failed.
+    /// Runs exercise N's checks (the conformance suite, the stage's lesson
+    /// and rules, its own tests) on your code and says in words what
+    /// failed, and which hole to look at.
     Check {
         /// The exercise (see `cargo workbook`).
         number: u32,
@@ -80,9 +81,9 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
-    /// Runs a short trace on a stage, frees nothing, and prints the heap
-    /// map it leaves: the "then check" of the book's drills, e.g.
-    /// `cargo workbook map book/drills/five-ops.rep --stage 1`.
+    /// Runs a short trace on a stage (its frees too) and prints the heap map
+    /// it leaves, with nothing more freed: the "then check" of the book's
+    /// drills, e.g. `cargo workbook map book/drills/five-ops.rep --stage 1`.
     Map {
         /// The trace file (.rep), e.g. one of book/drills/.
         trace: PathBuf,
@@ -125,7 +126,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
         /// The program and its arguments, after `--`.
-        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        #[arg(last = true, value_name = "PROGRAM")]
         program: Vec<OsString>,
     },
 }
