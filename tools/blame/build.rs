@@ -72,14 +72,16 @@ fn main() {
                 lib = dir.join("lib.rs").display().to_string(),
                 new = table::make_with(exercise, &ty),
             );
-            let _ = write!(table_rows, "    ({name:?}, {module}_make),\n");
+            let _ = writeln!(table_rows, "    ({name:?}, {module}_make),");
         }
     }
     let _ = write!(
         list,
         "/// The exercise the variants are of (0: none).\nconst EXERCISE: u32 = {number};\n\
+         /// Makes an allocator from the sources the checks watch.\n\
+         type Make = fn(Sources) -> Boxed;\n\
          /// Each filled hole, and the stage with only that hole the learner's.\n\
-         const VARIANTS: &[(&str, fn(Sources) -> Boxed)] = &[\n{table_rows}];\n"
+         const VARIANTS: &[(&str, Make)] = &[\n{table_rows}];\n"
     );
     fs::write(out.join("variants.rs"), list).expect("OUT_DIR is writable");
 }

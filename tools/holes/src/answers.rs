@@ -160,11 +160,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Answer>, String> {
                 .ok_or_else(|| problem("expected `rejected by: CHECK, saying \"WORDS\"`"))?;
             rejection.check = check.trim().to_string();
             rejection.saying = saying.to_string();
-        } else if let Some(answer) = answers.last_mut() {
-            if !line.trim().is_empty() || !answer.why.is_empty() {
-                answer.why.push_str(line.trim());
-                answer.why.push('\n');
-            }
+        } else if let Some(answer) = answers.last_mut()
+            && (!line.trim().is_empty() || !answer.why.is_empty())
+        {
+            answer.why.push_str(line.trim());
+            answer.why.push('\n');
         }
     }
     if code.is_some() {

@@ -128,6 +128,29 @@ fn exercises_are_generated_from_their_stages() {
     );
 }
 
+/// exercises/README.md lists each exercise's holes with their sizes, as
+/// the stages have them now.
+#[test]
+fn the_readme_lists_the_holes_and_their_sizes() {
+    let root = root();
+    let texts = holes::read_hints(&root).unwrap();
+    let path = root.join("exercises/README.md");
+    let readme = fs::read_to_string(&path).unwrap();
+    let table = generate::holes_table(&root, &texts).unwrap();
+    let fresh = generate::readme_with_table(&readme, &table).unwrap();
+    if fresh == readme {
+        return;
+    }
+    if std::env::var_os("UPDATE_EXERCISES").is_some() {
+        fs::write(&path, fresh).unwrap();
+        return;
+    }
+    panic!(
+        "exercises/README.md's table of holes is not the stages':\n{table}\n\
+         Rewrite it: UPDATE_EXERCISES=1 cargo test -p holes --test drift"
+    );
+}
+
 #[test]
 fn filling_the_holes_gives_back_the_stage() {
     let root = root();
