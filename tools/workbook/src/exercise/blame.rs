@@ -33,7 +33,7 @@ pub fn find(
     if spots.is_empty() || spots.iter().any(|spot| spot.open) {
         return None;
     }
-    let failing: Vec<&str> = outcome
+    let mut failing: Vec<&str> = outcome
         .failed
         .iter()
         .map(|(name, _)| name.as_str())
@@ -43,6 +43,14 @@ pub fn find(
     if failing.is_empty() {
         return None;
     }
+    // The order the report tells them in: the differential (with its
+    // trace) first, then the order of tests/check.rs.
+    failing.sort_by_key(|name| {
+        (
+            *name != "differential",
+            checks.iter().position(|check| check == name),
+        )
+    });
     eprintln!(
         "Every hole is filled: trying each of your holes alone in stage {}'s code, to find the \
          one that breaks {}...",
