@@ -259,7 +259,7 @@ impl<M: Malloc> Run<'_, M> {
         // SAFETY: both are live blocks of their allocators.
         let (our_usable, their_usable) =
             unsafe { (self.heap.usable_size(ours), self.system.usable_size(theirs)) };
-        check_usable(ours, size, our_usable)?;
+        check_usable(ours, size, our_usable, self.heap.stats().footprint())?;
         if fresh == Fresh::Zeros {
             // SAFETY: the block has at least `size` bytes (checked above).
             unsafe { fill::check_zero(ours, size) }
@@ -341,7 +341,7 @@ impl<M: Malloc> Run<'_, M> {
         let their_usable = block.their_usable;
         // SAFETY: a live block of the allocator under test.
         let our_usable = unsafe { self.heap.usable_size(ours) };
-        check_usable(ours, size, our_usable)?;
+        check_usable(ours, size, our_usable, self.heap.stats().footprint())?;
         let kept = block.size.min(size);
         // SAFETY: the new block has at least `size` >= `kept` bytes.
         unsafe { fill::check(ours, id, &fill::sampled_prefix(block.our_usable, kept)) }
@@ -471,11 +471,21 @@ fn check_alignment(ptr: *mut u8, align: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// The error if a block of `size` requested bytes reports fewer usable.
-fn check_usable(ptr: *mut u8, size: usize, usable: usize) -> Result<(), String> {
+/// The error if a block of `size` requested bytes reports fewer usable, or
+/// more than the allocator's whole footprint (and 64 MiB): no block is
+/// bigger than the memory it lies in, but a header the program wrote over
+/// may read so, and filling that many bytes would run wild.
+fn check_usable(ptr: *mut u8, size: usize, usable: usize, footprint: usize) -> Result<(), String> {
     if usable < size {
         return Err(format!(
             "usable_size({ptr:p}) is {usable}, less than the {size} bytes asked"
+        ));
+    }
+    if usable > footprint.max(64 << 20) {
+        return Err(format!(
+            "usable_size({ptr:p}) is {usable}, more than the allocator's whole footprint \
+             ({footprint} bytes): is the block's header where usable_size reads it, and not \
+             overwritten?"
         ));
     }
     Ok(())

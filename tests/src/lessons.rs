@@ -259,11 +259,15 @@ pub fn misuse_is_stopped<M: Malloc>(fresh: impl Fn() -> M) -> Result<String, Str
     let mut passed = Vec::new();
     for misuse in crate::misuse::MISUSES.iter().filter(|m| !m.debug) {
         let outcome = crate::misuse::try_in_child(|| Box::new(fresh()), misuse.name);
-        let line = format!("{}: {}", misuse.name, outcome.describe());
         if outcome.stopped_with(misuse.message) {
-            stopped.push(line);
+            stopped.push(format!("{}: {}", misuse.name, outcome.describe()));
         } else {
-            passed.push(line);
+            passed.push(format!(
+                "{}: should stop with \"{}\", but {}",
+                misuse.name,
+                misuse.message,
+                outcome.describe()
+            ));
         }
     }
     let figures = format!(

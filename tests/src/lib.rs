@@ -21,6 +21,8 @@
 //! - [`lessons`]: each stage's idea, as a check its predecessor fails.
 //! - [`misuse`]: double frees and stray writes, tried in child processes.
 //! - [`exercise`]: the checks a learner's exercise crate runs.
+//! - [`rules`]: each stage's own rules, seen from outside (part of the
+//!   exercise checks).
 //! - [`faults`]: running out of memory; the fixed sequence of the heap
 //!   map snapshots.
 //! - [`fill`]: the fill patterns the checks rely on; [`ops`]: the random
@@ -36,6 +38,7 @@ pub mod lessons;
 pub mod misuse;
 pub mod mutants;
 pub mod ops;
+pub mod rules;
 pub mod threads;
 
 // The macro names the core crate through this, so that a crate using

@@ -63,6 +63,11 @@ pub const MISUSES: &[Misuse] = &[
         message: "a free-list link was overwritten",
     },
     Misuse {
+        name: "write-after-free-pointer-into-a-link",
+        debug: false,
+        message: "a free-list link was overwritten",
+    },
+    Misuse {
         name: "debug-write-after-free",
         debug: true,
         message: "written after it was freed",
@@ -123,6 +128,33 @@ pub fn act<M: Malloc + ?Sized>(heap: &M, which: &str) {
                 let _keep_off_the_top = heap.malloc(100);
                 heap.free(large);
                 large.write_bytes(0x41, 8);
+                heap.malloc(5000);
+            }
+            "write-after-free-pointer-into-a-link" => {
+                // An attack: a use after free writes the address of a fake
+                // free block (built inside a live block the attacker
+                // controls) over a freed block's link, so that a later
+                // malloc hands out memory the attacker chose. Plain links
+                // would take it. Safe-linking decodes the address to a
+                // misaligned one, unless bits 12 to 15 of the link's own
+                // address are all zero: the freed block is one whose are
+                // not.
+                let mut victim = large;
+                while (victim as usize >> 12) & 15 == 0 {
+                    victim = heap.malloc(5000);
+                }
+                let _keep_off_the_top = heap.malloc(100);
+                let host = heap.malloc(6000);
+                heap.free(victim);
+                let header = victim.sub(16);
+                let fake = host;
+                // A copy of the freed block's header (free, the same size),
+                // linked as plain pointers: no next, back to the victim.
+                core::ptr::copy_nonoverlapping(header, fake, 16);
+                fake.cast::<usize>().write(header as usize);
+                fake.add(16).cast::<usize>().write(0);
+                victim.cast::<usize>().write(fake as usize);
+                heap.malloc(5000);
                 heap.malloc(5000);
             }
             "debug-write-after-free" => {

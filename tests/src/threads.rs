@@ -25,6 +25,7 @@ fn run_threads<M: Malloc>(
     threads: usize,
     work: impl Fn(usize) -> Result<(), String> + Sync,
 ) -> Result<(), String> {
+    let before = heap.0.stats().live_blocks;
     let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
         let work = &work;
         let workers: Vec<_> = (0..threads)
@@ -33,17 +34,34 @@ fn run_threads<M: Malloc>(
         workers
             .into_iter()
             .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err("the thread panicked".into()))
+                w.join().unwrap_or_else(|panic| {
+                    Err(format!(
+                        "the allocator panicked: {}",
+                        crate::differential::panic_message(&*panic)
+                    ))
+                })
             })
             .collect()
     });
     for (thread, result) in results.into_iter().enumerate() {
         result.map_err(|problem| format!("thread {thread}: {problem}"))?;
     }
-    heap.0
-        .check()
-        .map_err(|e| format!("after all threads finished: {e}"))
+    heap.0.check().map_err(|e| {
+        let mut map = String::new();
+        let _ = heap.0.heap_map(&mut map);
+        format!("after all threads finished: {e}\nheap map at the failure:\n{map}")
+    })?;
+    // Every thread freed every block it held. (Blocks, not bytes: the
+    // system malloc's stats count the whole process's bytes.)
+    let after = heap.0.stats().live_blocks;
+    if after != before {
+        return Err(format!(
+            "every thread freed all its blocks, but stats() counts {after} live blocks (it \
+             counted {before} before the threads started): blocks were lost on their way back \
+             to the heap"
+        ));
+    }
+    Ok(())
 }
 
 /// A block one thread holds.

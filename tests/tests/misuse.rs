@@ -101,6 +101,11 @@ fn a_free_list_link_overwritten_after_free_aborts() {
 }
 
 #[test]
+fn an_address_written_over_a_free_list_link_aborts() {
+    aborts("write-after-free-pointer-into-a-link");
+}
+
+#[test]
 fn the_debug_mode_reports_a_write_after_free() {
     aborts("debug-write-after-free");
 }

@@ -10,12 +10,14 @@ use crate::block::{HEADER, Header, Tag};
 
 // EXERCISE BODY: class_of
 // ANCHOR: classes
+// ANCHOR: class_table
 /// The size classes: a request of at most 1024 bytes is rounded up to one
 /// of these.
 pub const CLASSES: [usize; 4] = [16, 64, 256, 1024];
 
 /// A bucket of a class holds about this many bytes of blocks.
 pub const BUCKET_BYTES: usize = 16 * 1024;
+// ANCHOR_END: class_table
 
 /// The index in [`CLASSES`] of the smallest class that holds `size` bytes,
 /// or `None` for a large request.

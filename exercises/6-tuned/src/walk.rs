@@ -169,6 +169,12 @@ impl<S: Break, P: Pages> Heap<S, P> {
             }
             count += 1;
         }
+        if count != list.len() {
+            return Err(HeapError::new(
+                0,
+                "a free list's count is not the number of blocks on it",
+            ));
+        }
         Ok(count)
     }
 

@@ -46,6 +46,13 @@ unsafe fn write_link(at: *mut usize, target: *mut Header) {
 ///
 /// `at` is a link word of a free block of ours.
 unsafe fn read_link(at: *mut usize) -> *mut Header {
+    // A link word in the first page is a null block's: a list was read
+    // past its end (its count says more blocks than its links reach).
+    debug_assert!(
+        at as usize >= 4096,
+        "a free-list link read from a null block: a list's count says it holds more \
+         blocks than its links reach"
+    );
     // SAFETY: the caller gives a word we wrote a link into.
     let target = protect(at, unsafe { at.read() } as *mut Header) as *mut Header;
     // EXERCISE: link_check

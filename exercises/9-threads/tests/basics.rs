@@ -33,7 +33,7 @@ fn small_frees_wait_in_the_thread_cache() {
     assert_eq!(stats.live_blocks, 3, "{stats:?}");
     assert_eq!(stats.live_bytes, 20 + 3000 + 40, "{stats:?}");
     assert_eq!((stats.mallocs, stats.frees), (5, 2), "{stats:?}");
-    heap.check().unwrap();
+    malloc_core::assert_sound(&heap);
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn a_full_cache_gives_blocks_back_without_the_lock() {
     let stats = heap.stats();
     assert_eq!(stats.locks - before, 1, "{stats:?}");
     assert_eq!((stats.live_blocks, stats.live_bytes), (0, 0), "{stats:?}");
-    heap.check().unwrap();
+    malloc_core::assert_sound(&heap);
     let mut map = String::new();
     heap.heap_map(&mut map).unwrap();
     // A cache's depth of blocks stay cached; the rest merged into one.
@@ -74,7 +74,7 @@ fn blocks_freed_by_another_thread_come_back() {
     });
     let stats = heap.stats();
     assert_eq!((stats.live_blocks, stats.live_bytes), (0, 0), "{stats:?}");
-    heap.check().unwrap();
+    malloc_core::assert_sound(&heap);
     // The other thread's cache keeps at most DEPTH blocks per class (here
     // 32 classes, at most 16 × 528 bytes each); the rest went back to the
     // heap, where this thread reuses them.

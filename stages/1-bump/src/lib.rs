@@ -101,11 +101,13 @@ struct Heap<S> {
 unsafe impl<S: Send> Send for Heap<S> {}
 
 // EXERCISE BODY: payload_size
+// ANCHOR: payload_size
 /// Bytes of payload a request of `size` occupies: rounded up to [`ALIGN`],
 /// and at least [`ALIGN`] so that `malloc(0)` gets a unique usable block.
 fn payload_size(size: usize) -> usize {
     align_up(size.max(1), ALIGN)
 }
+// ANCHOR_END: payload_size
 
 impl<S: Break> Heap<S> {
     /// Makes sure `bytes` more fit between the bump and the end, growing the

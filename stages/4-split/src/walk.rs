@@ -165,6 +165,12 @@ impl<S: Break> Heap<S> {
             }
             count += 1;
         }
+        if count != list.len() {
+            return Err(HeapError::new(
+                0,
+                "a free list's count is not the number of blocks on it",
+            ));
+        }
         Ok(count)
     }
 

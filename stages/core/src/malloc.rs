@@ -28,12 +28,19 @@ pub const fn align_up(n: usize, align: usize) -> usize {
 ///
 /// It holds only a static message and an address, so building one never
 /// allocates (a check may run inside the allocator itself).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct HeapError {
     /// The address of the block or structure that is wrong (0 if none).
     pub addr: usize,
     /// What is wrong, in words.
     pub problem: &'static str,
+}
+
+/// Reads as its message, so that an `unwrap()` says what is wrong.
+impl fmt::Debug for HeapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 impl HeapError {
@@ -46,6 +53,25 @@ impl HeapError {
 impl fmt::Display for HeapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "heap check failed at {:#x}: {}", self.addr, self.problem)
+    }
+}
+
+/// A heap's map, drawn when it is displayed (no allocation).
+struct MapOf<'a, M: ?Sized>(&'a M);
+
+impl<M: Malloc + ?Sized> fmt::Display for MapOf<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.heap_map(f)
+    }
+}
+
+/// For tests: panics if `heap.check()` finds a problem, with the problem
+/// in words and the heap map at the failure (an `unwrap()` would print
+/// only the error's fields).
+#[track_caller]
+pub fn assert_sound<M: Malloc + ?Sized>(heap: &M) {
+    if let Err(error) = heap.check() {
+        panic!("{error}\nheap map at the failure:\n{}", MapOf(heap));
     }
 }
 

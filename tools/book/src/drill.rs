@@ -37,7 +37,7 @@ pub fn run(
         id
     };
     for (n, op) in trace.ops.iter().enumerate() {
-        let fail = |what: &str| format!("op {}: {what}", n + 1);
+        let fail = |what: &str| format!("op {} {what}", n + 1);
         let (id, p, size) = match *op {
             Op::Malloc { id, size } => (id, heap.malloc(size), size),
             Op::Calloc { id, count, size } => {
@@ -59,7 +59,7 @@ pub fn run(
                     let i = slot(&mut blocks, id);
                     let p = std::mem::replace(&mut blocks[i], std::ptr::null_mut());
                     if p.is_null() {
-                        return Err(fail(&format!("frees id {id}, which is not live")));
+                        return Err(fail(&format!("frees id {id}, which holds no block")));
                     }
                     // SAFETY: a live block of `heap`, freed once (the slot
                     // is cleared).
@@ -72,7 +72,8 @@ pub fn run(
         };
         if p.is_null() && size > 0 {
             return Err(fail(&format!(
-                "the allocator returned null for {size} bytes"
+                "got null from the allocator for {size} bytes (out of memory, or a request \
+                 it refuses)"
             )));
         }
         if !p.is_null() {

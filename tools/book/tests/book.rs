@@ -162,73 +162,157 @@ fn prose_counts_the_stages_right() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The first stage whose chapter follows the exercise rule in full: it
-/// explains each hole's idea, and shows the stage's code for a hole only in
-/// a collapsed `<details>` block (the chapters before it print some holes in
-/// the open, from before the rule).
-const FIRST_STAGE_WITH_COLLAPSED_HOLES: u32 = 6;
-
-/// From [`FIRST_STAGE_WITH_COLLAPSED_HOLES`] on, a stage chapter includes
-/// code that covers an exercise hole (`// EXERCISE BODY: name`, or
-/// `// EXERCISE: name` ... `// EXERCISE END`) only inside `<details>`.
+/// No chapter up to and including a stage's prints the code of one of
+/// its exercise's holes in the open: the chapters explain each hole's idea,
+/// and the stage's code for it sits only in a collapsed `<details>` block
+/// (or in `cargo workbook solution N`). The check reads each chapter as
+/// the reader sees it (includes resolved, `<details>` blocks left out) and
+/// looks for a hole's code there: two consecutive lines of it (one, for a
+/// hole of one line), at least one of which the stage has nowhere outside
+/// its holes (a line the holes share with their context is no answer).
 #[test]
-fn stage_chapters_show_the_holes_only_collapsed() {
+fn no_chapter_shows_a_hole_in_the_open_up_to_its_stage() {
     let src = book_dir().join("src");
+    let order = chapters_in_order(&src);
     let mut problems = Vec::new();
-    for stage in STAGES
-        .iter()
-        .filter(|stage| stage.number >= FIRST_STAGE_WITH_COLLAPSED_HOLES)
-    {
-        let chapter = src.join(format!("stage{}.md", stage.number));
-        let Ok(text) = std::fs::read_to_string(&chapter) else {
+    for stage in STAGES {
+        let chapter = format!("stage{}.md", stage.number);
+        let Some(last) = order.iter().position(|c| *c == chapter) else {
             continue; // every_stage_has_a_chapter_in_the_summary reports it
         };
-        let mut rest = text.as_str();
-        let mut offset = 0;
-        while let Some(at) = rest.find("{{#include ") {
-            let directive = &rest[at + "{{#include ".len()..];
-            let end = directive.find("}}").unwrap_or(directive.len());
-            let target = &directive[..end];
-            let before = &text[..offset + at];
-            let collapsed =
-                before.matches("<details>").count() > before.matches("</details>").count();
-            offset += at + "{{#include ".len() + end;
-            rest = &text[offset..];
-            let Some((file, anchor)) = target.split_once(".rs:") else {
-                continue;
-            };
-            if collapsed || anchor.starts_with(|c: char| c.is_ascii_digit()) {
+        let sources = book_dir().join("../stages").join(stage.dir).join("src");
+        let mut answers = Vec::new();
+        let mut context = Vec::new();
+        for entry in std::fs::read_dir(&sources).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
                 continue;
             }
-            let path = chapter.parent().unwrap().join(format!("{file}.rs"));
-            let source = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {target}: {e}", chapter.display()));
-            let lines: Vec<&str> = source.lines().collect();
-            let marker = |word: &str| {
-                lines.iter().position(|line| {
-                    line.trim_start()
-                        .strip_prefix(&format!("// {word}: "))
-                        .is_some_and(|name| name.trim() == anchor)
-                })
-            };
-            let (Some(from), Some(to)) = (marker("ANCHOR"), marker("ANCHOR_END")) else {
-                continue; // book_builds_and_every_include_and_link_resolves reports it
-            };
-            let holes = holes::hole::find(&source).unwrap_or_else(|e| panic!("{target}: {e}"));
-            for hole in holes
-                .iter()
-                .filter(|hole| hole.start < to && from < hole.end)
-            {
-                problems.push(format!(
-                    "book/src/stage{}.md: `{{{{#include {target}}}}}` shows the code of the \
-                     exercise hole `{}` in the open: explain the idea in prose, and include the \
-                     listing in a `<details>` block after the exercise",
-                    stage.number, hole.name
-                ));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let holes = holes::hole::find(&text).unwrap();
+            for (i, line) in lines.iter().enumerate() {
+                if !holes.iter().any(|h| (h.start..h.end).contains(&i)) {
+                    context.push(line.trim().to_string());
+                }
+            }
+            for hole in holes {
+                let code: Vec<String> = lines[hole.start..hole.end]
+                    .iter()
+                    .map(|line| line.trim().to_string())
+                    .filter(|line| substantive(line))
+                    .collect();
+                answers.push((hole.name, code));
+            }
+        }
+        for name in &order[..=last] {
+            let shown = open_text(&src.join(name));
+            for (hole, code) in &answers {
+                let width = code.len().min(2);
+                let leak = code.windows(width).find(|window| {
+                    window.iter().any(|line| !context.contains(line))
+                        && shown.windows(width).any(|seen| seen == *window)
+                });
+                if let Some(window) = leak {
+                    problems.push(format!(
+                        "book/src/{name} shows the code of exercise {}'s hole `{hole}` in the \
+                         open:\n    {}\n  explain the idea in prose, pseudo-code or a worked \
+                         example, and include the listing in a `<details>` block after the \
+                         exercise",
+                        stage.number,
+                        window.join("\n    ")
+                    ));
+                }
             }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A line of code worth comparing: not blank, not a comment, not a lone
+/// brace or keyword.
+fn substantive(line: &str) -> bool {
+    let line = line.trim();
+    !line.starts_with("//")
+        && line.chars().filter(|c| c.is_alphanumeric()).count() >= 4
+        && !matches!(line, "unsafe {" | "} else {" | "loop {")
+}
+
+/// The chapters as SUMMARY.md lists them, in order.
+fn chapters_in_order(src: &Path) -> Vec<String> {
+    let summary = std::fs::read_to_string(src.join("SUMMARY.md")).unwrap();
+    summary
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(link, _)| link.to_string()))
+        .filter(|link| link.ends_with(".md"))
+        .collect()
+}
+
+/// The substantive lines a reader sees in the open in `chapter`: includes
+/// resolved, `<details>` blocks left out.
+fn open_text(chapter: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(chapter).unwrap_or_default();
+    let mut lines = Vec::new();
+    let mut depth = 0usize;
+    for line in text.lines() {
+        depth += line.matches("<details>").count();
+        if depth > 0 {
+            depth = depth.saturating_sub(line.matches("</details>").count());
+            continue;
+        }
+        if let Some(at) = line.find("{{#include ") {
+            let rest = &line[at + "{{#include ".len()..];
+            let target = rest.split("}}").next().unwrap_or("").trim();
+            lines.extend(included(chapter.parent().unwrap(), target));
+        } else {
+            lines.push(line.to_string());
+        }
+    }
+    lines
+        .into_iter()
+        .map(|line| line.trim().to_string())
+        .filter(|line| substantive(line))
+        .collect()
+}
+
+/// The lines `{{#include target}}` puts in a chapter in `dir`: a whole
+/// file, an anchor's lines, or a range of lines.
+fn included(dir: &Path, target: &str) -> Vec<String> {
+    let (file, selector) = match target.split_once(':') {
+        Some((file, selector)) => (file, Some(selector)),
+        None => (target, None),
+    };
+    let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let kept: Vec<&str> = match selector {
+        None => lines,
+        Some(selector) if selector.starts_with(|c: char| c.is_ascii_digit() || c == ':') => {
+            let (from, to) = selector.split_once(':').unwrap_or((selector, selector));
+            let from = from.parse::<usize>().unwrap_or(1).max(1) - 1;
+            let to = to.parse::<usize>().unwrap_or(lines.len()).min(lines.len());
+            lines
+                .get(from..to)
+                .map(<[&str]>::to_vec)
+                .unwrap_or_default()
+        }
+        Some(anchor) => {
+            let mut inside = false;
+            let mut kept = Vec::new();
+            for line in lines {
+                let trimmed = line.trim();
+                if trimmed == format!("// ANCHOR: {anchor}") {
+                    inside = true;
+                } else if trimmed == format!("// ANCHOR_END: {anchor}") {
+                    inside = false;
+                } else if inside && !trimmed.contains("ANCHOR") {
+                    kept.push(line);
+                }
+            }
+            kept
+        }
+    };
+    kept.into_iter().map(str::to_string).collect()
 }
 
 /// Every ```rust block in the book's sources is marked `ignore` with a

@@ -8,7 +8,9 @@
 //! - `src/`: the stage's files with every hole opened (see [`hole`]);
 //! - `tests/check.rs`: one test per check of the conformance suite, on the
 //!   exercise's type;
-//! - `tests/*.rs`: the stage's own tests, on the exercise's crate.
+//! - `tests/*.rs`: the stage's own tests, on the exercise's crate (a test
+//!   that pins a choice of the stage rather than a rule is ignored there:
+//!   see [`hole::exercise_tests`]).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -50,7 +52,8 @@ pub fn exercise(
     ));
     for (name, source) in read_dir(&stage.join("tests"))? {
         // Renaming the crate can change the order rustfmt wants for imports.
-        let renamed = source.replace(&exercise.crate_name(), &exercise.exercise_crate());
+        let renamed = hole::exercise_tests(&source)
+            .replace(&exercise.crate_name(), &exercise.exercise_crate());
         files.push((format!("tests/{name}"), rustfmt(&renamed)?));
     }
     Ok(files)
@@ -161,6 +164,70 @@ fn check_tests(exercise: &Exercise, checks: &[Check]) -> String {
         ));
     }
     out
+}
+
+/// The mark before the table of holes in exercises/README.md.
+pub const TABLE_START: &str = "<!-- holes: made from the stages; UPDATE_EXERCISES=1 cargo test -p holes --test drift rewrites it -->";
+/// The mark after it.
+pub const TABLE_END: &str = "<!-- end of the holes -->";
+
+/// Lines of code in a hole: not blank, not a comment.
+pub fn code_lines(content: &[String]) -> usize {
+    content
+        .iter()
+        .filter(|line| {
+            let line = line.trim();
+            !line.is_empty() && !line.starts_with("//")
+        })
+        .count()
+}
+
+/// The table of exercises/README.md: each exercise's holes, in the hints
+/// file's order, with their lines of code, and what the stage teaches.
+pub fn holes_table(root: &Path, texts: &[Text]) -> Result<String, String> {
+    let mut out = String::from(
+        "| exercise | holes (lines of code in the stage's answer) | the stage's idea |\n|---|---|---|\n",
+    );
+    for exercise in crate::EXERCISES {
+        let mut sizes: Vec<(String, usize)> = Vec::new();
+        for (_, source) in read_dir(&root.join("stages").join(exercise.dir).join("src"))? {
+            for (name, content) in hole::contents(&source)? {
+                sizes.push((name, code_lines(&content)));
+            }
+        }
+        let order: Vec<&str> = texts
+            .iter()
+            .find(|text| text.number == exercise.number)
+            .map(|text| text.holes.iter().map(|h| h.name.as_str()).collect())
+            .unwrap_or_default();
+        sizes.sort_by_key(|(name, _)| order.iter().position(|o| o == name));
+        let holes: Vec<String> = sizes
+            .iter()
+            .map(|(name, lines)| format!("`{name}` ({lines})"))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            exercise.dir,
+            holes.join(", "),
+            exercise.idea
+        ));
+    }
+    Ok(out)
+}
+
+/// `readme` with the table between its marks made fresh.
+pub fn readme_with_table(readme: &str, table: &str) -> Result<String, String> {
+    let start = readme
+        .find(TABLE_START)
+        .ok_or("exercises/README.md has no table start mark")?;
+    let end = readme
+        .find(TABLE_END)
+        .ok_or("exercises/README.md has no table end mark")?;
+    Ok(format!(
+        "{}{TABLE_START}\n{table}{}",
+        &readme[..start],
+        &readme[end..]
+    ))
 }
 
 /// `source` as `cargo fmt` would write it.

@@ -145,6 +145,51 @@ pub fn open(hole: &Hole, description: &str) -> Vec<String> {
     lines
 }
 
+/// Before a test in a stage's tests/: the test pins a choice of the stage
+/// (the order a list reuses blocks in), not a rule an exercise must keep.
+const IGNORE: &str = "// EXERCISE IGNORE: ";
+
+/// A stage's test file as its exercise runs it: each test marked
+/// `// EXERCISE IGNORE: why` is ignored there, with that reason (a learner
+/// can still run it with `--ignored`).
+pub fn exercise_tests(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.trim_start().strip_prefix(IGNORE) {
+            Some(why) => {
+                let indent = indent_of(line);
+                let why = why.trim_end().replace('\\', "\\\\").replace('"', "\\\"");
+                out.push_str(&format!("{indent}#[ignore = \"{why}\"]\n"));
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// Whether `hole` in the file of `lines` is still open: nothing in it but
+/// blank lines, comments and the `todo!()` that [`open`] writes.
+pub fn is_open(hole: &Hole, lines: &[&str]) -> bool {
+    let todo = format!("todo!(\"hole `{}`\");", hole.name);
+    lines[hole.start..hole.end.min(lines.len())]
+        .iter()
+        .all(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with("//") || line == todo
+        })
+}
+
+/// Whether some hole in `text` holds code (see [`is_open`]). A file whose
+/// holes cannot be found counts as filled too: it is someone's work either
+/// way.
+pub fn has_filled_holes(text: &str) -> bool {
+    let Ok(holes) = find(text) else {
+        return true;
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    holes.iter().any(|hole| !is_open(hole, &lines))
+}
+
 /// The content of every hole in `text`, by name.
 pub fn contents(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
     let lines: Vec<&str> = text.lines().collect();
@@ -208,6 +253,24 @@ fn main() {
         assert!(open.contains("    // What goes here.\n    todo!(\"hole `double`\");\n}"));
         assert!(!open.contains("x * 2"));
         assert_eq!(fill(&open, STAGE).unwrap(), STAGE);
+    }
+
+    #[test]
+    fn stage_only_tests_are_ignored_in_the_exercise() {
+        let text = "// EXERCISE IGNORE: the stage's order\n#[test]\nfn lifo() {}\n";
+        assert_eq!(
+            exercise_tests(text),
+            "#[ignore = \"the stage's order\"]\n#[test]\nfn lifo() {}\n"
+        );
+    }
+
+    #[test]
+    fn open_holes_are_not_filled_ones() {
+        let open = replace(STAGE, |hole, _| Ok(Some(open(hole, "What goes here.")))).unwrap();
+        assert!(!has_filled_holes(&open));
+        assert!(has_filled_holes(STAGE));
+        let half = open.replace("    todo!(\"hole `double`\");", "    x * 3");
+        assert!(has_filled_holes(&half));
     }
 
     #[test]

@@ -17,11 +17,15 @@
 //! - [`format`](mod@format): the [`Trace`] type, [`parse`] and the writer ([`Display`]).
 //! - [`replay`](mod@replay): runs a trace on any [`Malloc`](malloc_core::Malloc)
 //!   and measures it.
+//! - [`validate`](mod@validate): what every tool checks in a trace before it
+//!   runs it.
 //!
 //! [`Display`]: std::fmt::Display
 
 pub mod format;
 pub mod replay;
+pub mod validate;
 
 pub use format::{Header, Op, ParseError, Trace, parse};
 pub use replay::{MemorySample, Pass, Replay, ReplayError, replay, replay_pass};
+pub use validate::{TraceError, validate};

@@ -5,8 +5,9 @@
 //! The book is built with the mdbook library (`tools/book`) into `book/` in
 //! the target folder, with its search index. `map` is the "then check" of
 //! the book's "predict, then check" questions: it runs a short trace on a
-//! stage, frees nothing, and prints the heap map (and, with `--svg`, draws
-//! it). `explore` does the same after every op, for the heap explorer.
+//! stage (its frees too), frees nothing more at the end, and prints the
+//! heap map (and, with `--svg`, draws it). `explore` does the same after
+//! every op, for the heap explorer.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +63,11 @@ pub fn map(trace: &Path, number: u32, svg: Option<&Path>) -> Result<(), Failure>
     let text =
         std::fs::read_to_string(trace).map_err(|e| Input(format!("cannot read {name}: {e}")))?;
     let trace = malloc_trace::parse(&text).map_err(|e| Input(format!("{name}: {e}")))?;
+    // The same checks, and words, as `replay`.
+    malloc_trace::validate(&trace).map_err(|e| Input(format!("{name}: {e}")))?;
+    for warning in trace.header_warnings() {
+        eprintln!("note: {name}: {warning}");
+    }
     let heap = stages::simulated(stages::get(number));
     let map = workbook_book::drill::heap_map_after(&*heap, &trace)
         .map_err(|e| Input(format!("{name}: {e}")))?;

@@ -33,16 +33,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs exercise N's tests (the conformance suite and the stage's
-    /// lesson on your code) and says in words what failed.
+    /// Runs exercise N's checks (the conformance suite, the stage's lesson
+    /// and rules, its own tests) on your code and says in words what
+    /// failed, and which hole to look at.
     Check {
         /// The exercise (see `cargo workbook`).
         number: u32,
     },
-    /// Shows the next hint for exercise N, one level at a time.
+    /// Shows the next hint for a hole of exercise N, one level at a time
+    /// (the idea, the approach, nearly the code): for HOLE, else for the
+    /// hole the last check pointed at, else for the first hole still open.
     Hint {
         /// The exercise (see `cargo workbook`).
         number: u32,
+        /// The hole, by name (see the exercise's `todo!()`s).
+        hole: Option<String>,
     },
     /// Checks the current exercise again each time you save a file in
     /// exercises/ (Ctrl-C to stop); moves on when it passes.
@@ -90,9 +95,9 @@ enum Command {
         #[arg(long)]
         with_holes: bool,
     },
-    /// Runs a short trace on a stage, frees nothing, and prints the heap
-    /// map it leaves: the "then check" of the book's drills, e.g.
-    /// `cargo workbook map book/drills/five-ops.rep --stage 1`.
+    /// Runs a short trace on a stage (its frees too) and prints the heap map
+    /// it leaves, with nothing more freed: the "then check" of the book's
+    /// drills, e.g. `cargo workbook map book/drills/five-ops.rep --stage 1`.
     Map {
         /// The trace file (.rep), e.g. one of book/drills/.
         trace: PathBuf,
@@ -148,7 +153,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
         /// The program and its arguments, after `--`.
-        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        #[arg(last = true, value_name = "PROGRAM")]
         program: Vec<OsString>,
     },
 }
@@ -174,7 +179,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Check { number }) => exercise::check::run(&exercise::root(), number),
-        Some(Command::Hint { number }) => exercise::hint(&exercise::root(), number),
+        Some(Command::Hint { number, hole }) => {
+            exercise::hint(&exercise::root(), number, hole.as_deref())
+        }
         Some(Command::Watch { number }) => exercise::watch::run(&exercise::root(), number),
         Some(Command::Reset { number, yes }) => exercise::reset(&exercise::root(), number, yes),
         Some(Command::Solution { number, force }) => {

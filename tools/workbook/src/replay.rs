@@ -29,6 +29,7 @@ pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
         std::fs::read_to_string(path).map_err(|e| Input(format!("cannot read {name}: {e}")))?;
     let trace = parse(&text).map_err(|e| Input(format!("{name}: {e}")))?;
     drop(text);
+    malloc_trace::validate(&trace).map_err(|e| Input(format!("{name}: {e}")))?;
     for warning in trace.header_warnings() {
         eprintln!("note: {name}: {warning}");
     }

@@ -23,16 +23,24 @@ pub fn run(
     trace: Option<PathBuf>,
     program: &[OsString],
 ) -> Result<(), Failure> {
-    let library = build_library(stages::get(stage_number))?;
     let Some((name, args)) = program.split_first() else {
-        return Err(Usage("give the program to run after `--`".into()));
+        return Err(Usage(format!(
+            "give the program to run after `--`, e.g. `cargo workbook run {stage_number} -- \
+             python3 -c 'print(1)'`"
+        )));
     };
+    let trace = trace.map(|path| std::path::absolute(&path).unwrap_or(path));
+    if let Some(path) = &trace {
+        // Find out now, not after the program ran, that it cannot be written.
+        std::fs::File::create(path)
+            .map_err(|e| Input(format!("cannot write the trace to {}: {e}", path.display())))?;
+    }
+    let library = build_library(stages::get(stage_number))?;
     let mut command = Command::new(name);
     command.args(args).env("LD_PRELOAD", preload_list(&library));
     if stats {
         command.env("WORKBOOK_STATS", "1");
     }
-    let trace = trace.map(|path| std::path::absolute(&path).unwrap_or(path));
     if let Some(path) = &trace {
         // Only the program itself records, not the processes it starts.
         command

@@ -73,7 +73,81 @@ fn a_trace_that_frees_a_dead_block_names_its_op() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        stderr.contains("op 3 frees id 0 which is not live"),
+        stderr.contains("op 3 frees id 0, which holds no block"),
+        "{stderr}"
+    );
+}
+
+/// `map` and `replay` check a trace with the same validator, and say the
+/// same one line about it.
+#[test]
+fn map_and_replay_refuse_the_same_traces_with_the_same_words() {
+    for (ops, expected) in [
+        (
+            "a 0 16\na 0 16\n",
+            "op 2 allocates id 0, which still holds a block",
+        ),
+        (
+            "m 0 3 16\n",
+            "op 1 asks memalign for an alignment of 3, which is not a power of two",
+        ),
+        (
+            "a 0 16\nf 0\nf 0\n",
+            "op 3 frees id 0, which holds no block",
+        ),
+    ] {
+        let path = std::env::temp_dir().join(format!(
+            "workbook-validate-{}-{}.rep",
+            std::process::id(),
+            expected.len()
+        ));
+        std::fs::write(&path, format!("0\n1\n2\n1\n{ops}")).unwrap();
+        let path_text = path.to_str().unwrap();
+        for args in [
+            &["map", path_text, "--stage", "1"][..],
+            &["replay", path_text, "--stage", "1", "--runs", "1"],
+        ] {
+            let out = workbook(args);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+            assert_eq!(
+                stderr.lines().filter(|l| l.starts_with("error:")).count(),
+                1,
+                "{args:?}: {stderr}"
+            );
+            assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn run_without_a_program_says_so_in_one_line() {
+    let out = workbook(&["run", "3"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: give the program to run after `--`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_trace_that_cannot_be_written_fails_before_the_program_runs() {
+    let out = workbook(&[
+        "run",
+        "3",
+        "--trace",
+        "/nonexistent/dir/out.rep",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write the trace to /nonexistent/dir/out.rep"),
         "{stderr}"
     );
 }

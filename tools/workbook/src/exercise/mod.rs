@@ -6,8 +6,10 @@
 //! text file in the workspace (git ignores it): which exercises passed
 //! their last check, and how many hints of each were shown.
 
+pub mod blame;
 pub mod check;
 pub mod progress;
+pub mod run_tests;
 pub mod watch;
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -101,38 +103,99 @@ pub fn print_map(root: &Path) {
     println!();
 }
 
-/// `cargo workbook hint N`: the next hint, one level at a time.
-pub fn hint(root: &Path, number: u32) -> Result<(), Failure> {
+/// `cargo workbook hint N [HOLE]`: the next hint for a hole, one level at
+/// a time: the idea, the approach, then nearly the code. Without HOLE, the
+/// hole the last failing check pointed at, else the first hole still open.
+pub fn hint(root: &Path, number: u32, hole: Option<&str>) -> Result<(), Failure> {
     let exercise = find(number)?;
     let texts = holes::read_hints(root).map_err(Failure::Input)?;
-    let hints = texts
-        .iter()
+    let text = texts
+        .into_iter()
         .find(|t| t.number == number)
-        .map(|t| t.hints.clone())
-        .unwrap_or_default();
+        .ok_or_else(|| {
+            Failure::Input(format!("exercises/hints.md has no `# Exercise {number}`"))
+        })?;
+    let names: Vec<&str> = text.holes.iter().map(|h| h.name.as_str()).collect();
+    let listed = || {
+        names
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut progress = Progress::load(root);
+    let spots = check::spots(root, exercise);
+    let chosen = match hole {
+        Some(name) => {
+            if !names.contains(&name) {
+                return Err(Failure::Usage(format!(
+                    "exercise {number} has no hole `{name}`; its holes are {}",
+                    listed()
+                )));
+            }
+            name.to_string()
+        }
+        None => match progress
+            .stuck(number)
+            .filter(|stuck| names.contains(stuck))
+            .map(str::to_string)
+            .or_else(|| {
+                spots
+                    .iter()
+                    .find(|spot| spot.open)
+                    .map(|spot| spot.name.clone())
+            }) {
+            Some(name) => name,
+            None => {
+                println!(
+                    "Every hole of exercise {number} is filled. Run `cargo workbook check {number}`: \
+                     when a check fails, it names the hole to look at, and `cargo workbook hint \
+                     {number}` then gives that hole's next hint. Or name one: `cargo workbook \
+                     hint {number} HOLE` (the holes are {}).",
+                    listed()
+                );
+                return Ok(());
+            }
+        },
+    };
+    let hints = &text.find(&chosen).expect("a hole of the hints file").hints;
     if hints.is_empty() {
         return Err(Failure::Input(format!(
-            "exercises/hints.md has no hints for exercise {number}"
+            "exercises/hints.md has no hints for hole `{chosen}` of exercise {number}"
         )));
     }
-    let mut progress = Progress::load(root);
-    let level = (progress.hints_shown(number) + 1).min(hints.len());
-    progress.set_hints_shown(number, level);
+    let level = (progress.hints_shown(number, &chosen) + 1).min(hints.len());
+    progress.set_hints_shown(number, &chosen, level);
     progress.save(root).map_err(Failure::Input)?;
+    let (title, body) = &hints[level - 1];
     println!(
-        "{} (exercise {number}, {})\n",
-        paint(&format!("Hint {level} of {}", hints.len()), "1"),
+        "{} (exercise {number}, {}): {title}\n",
+        paint(
+            &format!("Hint {level} of {} for hole `{chosen}`", hints.len()),
+            "1"
+        ),
         exercise.short_name
     );
-    for line in hints[level - 1].lines() {
+    for line in body.lines() {
         println!("  {line}");
     }
     println!();
+    if let Some(spot) = spots.iter().find(|spot| spot.name == chosen) {
+        println!("The hole is in {}, from line {}.", spot.file, spot.lines.0);
+    }
     if level < hints.len() {
-        println!("Run `cargo workbook hint {number}` again for the next hint.");
+        println!(
+            "Run `cargo workbook hint {number}{}` again for the next hint.",
+            if hole.is_some() {
+                format!(" {chosen}")
+            } else {
+                String::new()
+            }
+        );
     } else {
         println!(
-            "That was the last hint. `cargo workbook solution {number}` shows the stage's code once the exercise passes."
+            "That was the last hint for `{chosen}`. `cargo workbook solution {number}` shows the \
+             stage's code once the exercise passes."
         );
     }
     Ok(())
@@ -201,7 +264,8 @@ pub fn reset(root: &Path, number: u32, yes: bool) -> Result<(), Failure> {
     }
     let mut progress = Progress::load(root);
     progress.set_passed(number, false);
-    progress.set_hints_shown(number, 0);
+    progress.forget_hints(number);
+    progress.set_stuck(number, None);
     progress.save(root).map_err(Failure::Input)?;
     println!("Exercise {number} is back to its skeleton: {src}.");
     Ok(())

@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! passed 1
-//! hints 2 1
+//! hints 2 class_of 1
+//! stuck 3 pop
 //! ```
 //!
-//! `passed N`: exercise N passed its last check. `hints N L`: L hints of
-//! exercise N were shown. The file lives in the workspace (git ignores it),
-//! so deleting it starts the course over.
+//! `passed N`: exercise N passed its last check. `hints N HOLE L`: L hints
+//! for hole HOLE of exercise N were shown. `stuck N HOLE`: the last check of
+//! exercise N pointed at hole HOLE. The file lives in the workspace (git
+//! ignores it), so deleting it starts the course over.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +17,8 @@ use std::path::{Path, PathBuf};
 #[derive(Default)]
 pub struct Progress {
     passed: Vec<u32>,
-    hints: Vec<(u32, usize)>,
+    hints: Vec<(u32, String, usize)>,
+    stuck: Vec<(u32, String)>,
 }
 
 fn path(root: &Path) -> PathBuf {
@@ -31,9 +34,14 @@ impl Progress {
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
                 ["passed", n] => progress.passed.extend(n.parse::<u32>().ok()),
-                ["hints", n, level] => {
+                ["hints", n, hole, level] => {
                     if let (Ok(n), Ok(level)) = (n.parse(), level.parse()) {
-                        progress.set_hints_shown(n, level);
+                        progress.set_hints_shown(n, hole, level);
+                    }
+                }
+                ["stuck", n, hole] => {
+                    if let Ok(n) = n.parse() {
+                        progress.set_stuck(n, Some(hole));
                     }
                 }
                 _ => {} // An old or hand-edited line: ignore it.
@@ -48,8 +56,11 @@ impl Progress {
         for n in &self.passed {
             text.push_str(&format!("passed {n}\n"));
         }
-        for (n, level) in &self.hints {
-            text.push_str(&format!("hints {n} {level}\n"));
+        for (n, hole, level) in &self.hints {
+            text.push_str(&format!("hints {n} {hole} {level}\n"));
+        }
+        for (n, hole) in &self.stuck {
+            text.push_str(&format!("stuck {n} {hole}\n"));
         }
         std::fs::write(path(root), text).map_err(|e| format!("writing exercises/.progress: {e}"))
     }
@@ -68,20 +79,42 @@ impl Progress {
         }
     }
 
-    /// How many hints of exercise `n` were shown.
-    pub fn hints_shown(&self, n: u32) -> usize {
+    /// How many hints for hole `hole` of exercise `n` were shown.
+    pub fn hints_shown(&self, n: u32, hole: &str) -> usize {
         self.hints
             .iter()
-            .find(|&&(e, _)| e == n)
-            .map_or(0, |&(_, level)| level)
+            .find(|(e, h, _)| *e == n && h == hole)
+            .map_or(0, |(_, _, level)| *level)
     }
 
-    /// Records how many hints of exercise `n` were shown.
-    pub fn set_hints_shown(&mut self, n: u32, level: usize) {
-        self.hints.retain(|&(e, _)| e != n);
+    /// Records how many hints for hole `hole` of exercise `n` were shown.
+    pub fn set_hints_shown(&mut self, n: u32, hole: &str, level: usize) {
+        self.hints.retain(|(e, h, _)| !(*e == n && h == hole));
         if level > 0 {
-            self.hints.push((n, level));
+            self.hints.push((n, hole.to_string(), level));
             self.hints.sort();
+        }
+    }
+
+    /// Forgets every hint shown for exercise `n`.
+    pub fn forget_hints(&mut self, n: u32) {
+        self.hints.retain(|(e, _, _)| *e != n);
+    }
+
+    /// The hole the last check of exercise `n` pointed at.
+    pub fn stuck(&self, n: u32) -> Option<&str> {
+        self.stuck
+            .iter()
+            .find(|(e, _)| *e == n)
+            .map(|(_, hole)| hole.as_str())
+    }
+
+    /// Records the hole the last check of exercise `n` pointed at (or none).
+    pub fn set_stuck(&mut self, n: u32, hole: Option<&str>) {
+        self.stuck.retain(|(e, _)| *e != n);
+        if let Some(hole) = hole {
+            self.stuck.push((n, hole.to_string()));
+            self.stuck.sort();
         }
     }
 }
