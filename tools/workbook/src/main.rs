@@ -170,8 +170,26 @@ pub enum Failure {
     Fail,
 }
 
+/// A bad value (no such stage, a size that is not a number) gets one line,
+/// as every other bad input does; help, version and a missing argument
+/// keep clap's full text, which shows the usage.
+fn arguments_refused(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let text = error.render().to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: bad argument"));
+            ExitCode::from(2)
+        }
+        _ => error.exit(),
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return arguments_refused(error),
+    };
     let result = match cli.command {
         None => {
             course::print_map();

@@ -168,6 +168,7 @@ fn a_missing_stage_is_a_clear_error() {
             let stderr = text(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
             assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         }
     }
 }
