@@ -75,7 +75,7 @@ pub fn run(root: &Path, number: u32) -> Result<(), Failure> {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
-        pointer = blame::find(root, exercise, &outcome, &spots, &names);
+        pointer = blame::find(root, exercise, &outcome, &spots, &names).or_else(|| emptied(&spots));
     }
     let mut progress = Progress::load(root);
     progress.set_passed(number, passed);
@@ -86,6 +86,19 @@ pub fn run(root: &Path, number: u32) -> Result<(), Failure> {
         report(root, exercise, &outcome, pointer.as_ref(), &progress)
     );
     if passed { Ok(()) } else { Err(Failure::Fail) }
+}
+
+/// A hole whose `todo!()` is gone but which holds no code yet: nothing
+/// panics there, so only this says where to look.
+fn emptied(spots: &[Spot]) -> Option<Pointer> {
+    let spot = spots.iter().find(|spot| spot.open)?;
+    Some(Pointer {
+        hole: spot.name.clone(),
+        why: format!(
+            "{}:{} holds no code yet (only comments): fill it in",
+            spot.file, spot.lines.0
+        ),
+    })
 }
 
 /// A panic in a test's output: where, and its message.
@@ -490,6 +503,24 @@ mod tests {
         assert_eq!(
             split_place("exercises/3-freelist/src/free_list.rs:59:9"),
             ("exercises/3-freelist/src/free_list.rs", 59)
+        );
+    }
+
+    #[test]
+    fn an_emptied_hole_is_pointed_at_and_filled_ones_are_not() {
+        let spot = |name: &str, open| Spot {
+            name: name.to_string(),
+            file: "exercises/7-merge/src/merge.rs".to_string(),
+            lines: (58, 69),
+            open,
+        };
+        assert!(emptied(&[spot("merge_before", false)]).is_none());
+        let pointer = emptied(&[spot("merge_before", false), spot("merge_after", true)]).unwrap();
+        assert_eq!(pointer.hole, "merge_after");
+        assert!(
+            pointer.why.contains("merge.rs:58 holds no code"),
+            "{}",
+            pointer.why
         );
     }
 }
