@@ -26,15 +26,25 @@ impl Preprocessor for Captions {
     }
 
     fn run(&self, _ctx: &PreprocessorContext, mut book: Book) -> Result<Book> {
+        let mut problems = Vec::new();
         book.for_each_mut(|item| {
             if let BookItem::Chapter(chapter) = item {
                 let number = chapter
                     .number
                     .as_ref()
                     .map(|n| n.to_string().trim_end_matches('.').to_string());
-                chapter.content = caption(&chapter.content, number.as_deref());
+                match caption(&chapter.content, number.as_deref()) {
+                    Ok(content) => chapter.content = content,
+                    Err(problem) => problems.push(format!("{}: {problem}", chapter.name)),
+                }
             }
         });
+        if !problems.is_empty() {
+            return Err(mdbook_driver::errors::Error::msg(format!(
+                "listing captions: {}",
+                problems.join("; ")
+            )));
+        }
         Ok(book)
     }
 }
@@ -89,11 +99,20 @@ fn strip_quote(line: &str) -> &str {
         .unwrap_or(line)
 }
 
+/// How the prose names a listing: `{{#listing ANCHOR}}` (or
+/// `{{#listing FILE:ANCHOR}}` where two listings of a chapter share an
+/// anchor) becomes a link "Listing 7.3" to its caption, so that the number
+/// follows when listings move.
+const REFERENCE: &str = "{{#listing ";
+
 /// `markdown` with a caption line before each listing that includes a
-/// source file, numbered in order: "Listing {chapter}.{n}".
-pub fn caption(markdown: &str, chapter: Option<&str>) -> String {
+/// source file, numbered in order: "Listing {chapter}.{n}", and each
+/// `{{#listing ...}}` reference replaced by a link to its listing. A
+/// reference to no listing, or to two, is an error.
+pub fn caption(markdown: &str, chapter: Option<&str>) -> std::result::Result<String, String> {
     let lines: Vec<&str> = markdown.lines().collect();
     let mut out = String::with_capacity(markdown.len() + 1024);
+    let mut listings: Vec<(Source, String)> = Vec::new();
     let mut count = 0;
     let mut at = 0;
     while at < lines.len() {
@@ -115,13 +134,16 @@ pub fn caption(markdown: &str, chapter: Option<&str>) -> String {
                     };
                     let anchor = source
                         .anchor
+                        .as_ref()
                         .map(|a| format!(" · <code>{a}</code>"))
                         .unwrap_or_default();
                     let indent = &line[..line.len() - line.trim_start().len()];
                     out.push_str(&format!(
-                        "{indent}<p class=\"listing-caption\">Listing {number} · <code>{}</code>{anchor}</p>\n\n",
+                        "{indent}<p class=\"listing-caption\" id=\"{}\">Listing {number} · <code>{}</code>{anchor}</p>\n\n",
+                        id(&number),
                         source.file
                     ));
+                    listings.push((source, number));
                 }
                 for l in &lines[at..=close] {
                     out.push_str(l);
@@ -138,7 +160,56 @@ pub fn caption(markdown: &str, chapter: Option<&str>) -> String {
     if !markdown.ends_with('\n') {
         out.pop();
     }
-    out
+    resolve(&out, &listings)
+}
+
+/// The HTML id of listing `number`: `listing-7-3`.
+fn id(number: &str) -> String {
+    format!("listing-{}", number.replace('.', "-"))
+}
+
+/// `text` with every `{{#listing ...}}` replaced by a link to its listing.
+fn resolve(text: &str, listings: &[(Source, String)]) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(REFERENCE) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + REFERENCE.len()..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("`{REFERENCE}` without its closing `}}}}`"))?;
+        let name = after[..end].trim();
+        let (file, anchor) = match name.rsplit_once(':') {
+            Some((file, anchor)) => (Some(file), anchor),
+            None => (None, name),
+        };
+        let found: Vec<&String> = listings
+            .iter()
+            .filter(|(source, _)| {
+                source.anchor.as_deref() == Some(anchor)
+                    && file.is_none_or(|file| source.file.ends_with(file))
+            })
+            .map(|(_, number)| number)
+            .collect();
+        match found.as_slice() {
+            [number] => out.push_str(&format!("[Listing {number}](#{})", id(number))),
+            [] => {
+                return Err(format!(
+                    "`{{{{#listing {name}}}}}` names no listing of this chapter"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "`{{{{#listing {name}}}}}` names {} listings: say which file, \
+                     `{{{{#listing FILE:{anchor}}}}}`",
+                    found.len()
+                ));
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -150,9 +221,9 @@ mod tests {
         let md = "# T\n\n```rust,ignore\n{{#include ../../stages/1-bump/src/lib.rs:bump}}\n```\n\n\
                   ```text\n{{#include generated/x.txt}}\n```\n\n\
                   ```rust,ignore\n{{#include ../../stages/core/src/lock.rs}}\n```\n";
-        let out = caption(md, Some("4"));
+        let out = caption(md, Some("4")).unwrap();
         assert!(out.contains(
-            "<p class=\"listing-caption\">Listing 4.1 · <code>stages/1-bump/src/lib.rs</code> · <code>bump</code></p>\n\n```rust,ignore"
+            "<p class=\"listing-caption\" id=\"listing-4-1\">Listing 4.1 · <code>stages/1-bump/src/lib.rs</code> · <code>bump</code></p>\n\n```rust,ignore"
         ), "{out}");
         assert!(
             out.contains("Listing 4.2 · <code>stages/core/src/lock.rs</code></p>"),
@@ -172,5 +243,30 @@ mod tests {
         let source = listing_source(&["{{#include ../../tests/x.rs:5:}}"]).unwrap();
         assert_eq!(source.anchor, None);
         assert_eq!(source.file, "tests/x.rs");
+    }
+
+    #[test]
+    fn the_prose_names_listings_by_anchor_and_gets_their_number() {
+        let md = "```rust,ignore\n{{#include ../../stages/1-bump/src/lib.rs:bump}}\n```\n\
+                  ```rust,ignore\n{{#include ../../stages/2-buckets/src/lib.rs:bump}}\n```\n\
+                  ```rust,ignore\n{{#include ../../stages/core/src/lock.rs:acquire}}\n```\n\
+                  As {{#listing acquire}} shows, and {{#listing 2-buckets/src/lib.rs:bump}}.\n";
+        let out = caption(md, Some("4")).unwrap();
+        assert!(
+            out.contains("As [Listing 4.3](#listing-4-3) shows, and [Listing 4.2](#listing-4-2)."),
+            "{out}"
+        );
+        let ambiguous = md.replace("listing 2-buckets/src/lib.rs:bump", "listing bump");
+        assert!(
+            caption(&ambiguous, Some("4"))
+                .unwrap_err()
+                .contains("names 2 listings")
+        );
+        let missing = md.replace("acquire}} shows", "nothing}} shows");
+        assert!(
+            caption(&missing, Some("4"))
+                .unwrap_err()
+                .contains("names no listing")
+        );
     }
 }
