@@ -16,7 +16,6 @@
 //! - a request for more than 0 bytes that returns null is counted in
 //!   [`Replay::failed`], not an error: traces may ask for too much on purpose.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use malloc_core::{Malloc, Stats};
@@ -104,22 +103,9 @@ impl Replay {
     }
 }
 
-/// A trace that cannot be replayed: which op, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplayError {
-    /// The op's number, counting from 1.
-    pub op: usize,
-    /// What is wrong, e.g. "frees id 3 which is not live".
-    pub message: String,
-}
-
-impl fmt::Display for ReplayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "op {} {}", self.op, self.message)
-    }
-}
-
-impl std::error::Error for ReplayError {}
+/// A trace that cannot be replayed: which op, and why. The same error as
+/// the validator's, since replaying finds the same faults in the same words.
+pub type ReplayError = crate::validate::TraceError;
 
 /// Replays `trace` on `m`, timed ([`Pass::Timed`]).
 pub fn replay<M: Malloc + ?Sized>(m: &M, trace: &Trace) -> Result<Replay, ReplayError> {
@@ -411,7 +397,7 @@ mod tests {
         fn check(&self) -> Result<(), HeapError> {
             Ok(())
         }
-        fn heap_map(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        fn heap_map(&self, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
             writeln!(out, "(counting)")
         }
     }
