@@ -1,0 +1,79 @@
+//! The policy lab's variants: every policy each stage can run (its
+//! `choices()`, see `malloc_core::policy`) against the suite's
+//! single-threaded checks, edge cases and the differential test. The
+//! stage's own policy runs the whole suite in tests/stageN.rs; the others
+//! run fewer random sequences here, to keep `cargo test` short.
+
+use malloc_core::{Malloc, Policy, SimBreak, SimPages};
+
+use conformance::differential::Config;
+
+/// Random sequences per variant (the default policy runs 256).
+const CASES: u32 = 48;
+
+/// Runs the checks on every policy of the allocators `make` makes but the
+/// default, and fails with every variant that failed.
+fn every_variant<M: Malloc>(stage: u32, make: impl Fn(Policy) -> M) {
+    let choices = make(
+        all_stages::choices(stage)
+            .expect("a stage with choices")
+            .default,
+    )
+    .choices()
+    .expect("the stage says what it can run");
+    let mut problems = Vec::new();
+    let mut ran = 0;
+    for policy in choices.policies().skip(1) {
+        let name = choices.name(policy);
+        let config = Config {
+            cases: CASES,
+            max_ops: 200,
+        };
+        if let Err(problem) = conformance::variant(|| make(policy), config) {
+            problems.push(format!("stage {stage} under {name}: {problem}"));
+        }
+        ran += 1;
+    }
+    assert!(ran > 0, "stage {stage} has no policy but its own to test");
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn stage3_every_policy() {
+    every_variant(3, |p| {
+        stage3_freelist::FreeLists::with_source(SimBreak::new()).with_policy(p)
+    });
+}
+
+#[test]
+fn stage4_every_policy() {
+    every_variant(4, |p| {
+        stage4_split::Split::with_source(SimBreak::new()).with_policy(p)
+    });
+}
+
+#[test]
+fn stage5_every_policy() {
+    every_variant(5, |p| {
+        stage5_mmap::Mmap::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
+    });
+}
+
+#[test]
+fn stage6_every_policy() {
+    every_variant(6, |p| {
+        stage6_tuned::Tuned::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
+    });
+}
+
+/// Every stage with choices has its test here.
+#[test]
+fn every_stage_with_choices_is_tested_here() {
+    let this = include_str!("policies.rs");
+    for n in all_stages::stages_with_choices() {
+        assert!(
+            this.contains(&format!("fn stage{n}_every_policy")),
+            "stage {n} has policies to switch: add `fn stage{n}_every_policy` to tests/tests/policies.rs"
+        );
+    }
+}
