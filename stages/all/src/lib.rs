@@ -76,17 +76,23 @@ pub fn policy_names(number: u32) -> String {
     format!("{} (its own), {}", names[0], names[1..].join(", "))
 }
 
+/// Why stage `number` runs no other policy: one line, naming the stages
+/// that do.
+pub fn no_choices(number: u32) -> String {
+    let with: Vec<String> = stages_with_choices().iter().map(u32::to_string).collect();
+    format!(
+        "stage {number} has no policy to switch (the stages that have: {})",
+        with.join(", ")
+    )
+}
+
 /// The policy that `text` names for stage `number`: names separated by
 /// commas (`first-fit,fifo`), what is not named staying the stage's own
 /// choice. The error is one line that says what is wrong and lists the
 /// policies the stage can run.
 pub fn policy(number: u32, text: &str) -> Result<Policy, String> {
     let Some(choices) = choices(number) else {
-        let with: Vec<String> = stages_with_choices().iter().map(u32::to_string).collect();
-        return Err(format!(
-            "stage {number} has no policy to switch (the stages that have: {})",
-            with.join(", ")
-        ));
+        return Err(no_choices(number));
     };
     let policy = choices
         .default
