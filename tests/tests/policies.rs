@@ -9,7 +9,7 @@ use malloc_core::{Malloc, Policy, SimBreak, SimPages};
 use conformance::differential::Config;
 
 /// Random sequences per variant (the default policy runs 256).
-const CASES: u32 = 48;
+const CASES: u32 = 64;
 
 /// Runs the checks on every policy of the allocators `make` makes but the
 /// default, and fails with every variant that failed.
@@ -63,6 +63,13 @@ fn stage5_every_policy() {
 fn stage6_every_policy() {
     every_variant(6, |p| {
         stage6_tuned::Tuned::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
+    });
+}
+
+#[test]
+fn stage7_every_policy() {
+    every_variant(7, |p| {
+        stage7_merge::Merge::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
     });
 }
 

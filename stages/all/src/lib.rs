@@ -134,6 +134,7 @@ where
         4 => Box::new(stage4_split::Split::with_source(brk).with_policy(policy)),
         5 => Box::new(stage5_mmap::Mmap::with_sources(brk, pages).with_policy(policy)),
         6 => Box::new(stage6_tuned::Tuned::with_sources(brk, pages).with_policy(policy)),
+        7 => Box::new(stage7_merge::Merge::with_sources(brk, pages).with_policy(policy)),
         _ => unreachable!("stage {number} has choices but no arm in `with_policy`"),
     })
 }
