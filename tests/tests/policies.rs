@@ -73,6 +73,20 @@ fn stage7_every_policy() {
     });
 }
 
+#[test]
+fn stage8_every_policy() {
+    every_variant(8, |p| {
+        stage8_hardened::Hardened::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
+    });
+}
+
+#[test]
+fn stage9_every_policy() {
+    every_variant(9, |p| {
+        stage9_threads::Threaded::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
+    });
+}
+
 /// Every stage with choices has its test here.
 #[test]
 fn every_stage_with_choices_is_tested_here() {

@@ -128,6 +128,7 @@ impl FreeList {
     }
     // ANCHOR_END: best_fit
 
+    // ANCHOR: take
     /// Takes a block whose span is at least `span`, the one `fit` chooses
     /// (best fit is the course's; the others are the policy lab's).
     pub fn take(&mut self, span: usize, fit: Fit) -> Option<*mut Header> {
@@ -210,6 +211,9 @@ impl FreeList {
         header
     }
 
+    // ANCHOR_END: take
+
+    // ANCHOR: put
     /// Puts a free block on the list where `order` says: in front (LIFO,
     /// [`push`](Self::push)), at the end (FIFO), or by address.
     ///
@@ -259,6 +263,7 @@ impl FreeList {
             }
         }
     }
+    // ANCHOR_END: put
 
     /// The blocks on the list, at most `limit` of them (a corrupted list may
     /// loop forever).

@@ -135,6 +135,8 @@ where
         5 => Box::new(stage5_mmap::Mmap::with_sources(brk, pages).with_policy(policy)),
         6 => Box::new(stage6_tuned::Tuned::with_sources(brk, pages).with_policy(policy)),
         7 => Box::new(stage7_merge::Merge::with_sources(brk, pages).with_policy(policy)),
+        8 => Box::new(stage8_hardened::Hardened::with_sources(brk, pages).with_policy(policy)),
+        9 => Box::new(stage9_threads::Threaded::with_sources(brk, pages).with_policy(policy)),
         _ => unreachable!("stage {number} has choices but no arm in `with_policy`"),
     })
 }
