@@ -141,12 +141,12 @@ impl FreeList {
         let mut chosen: Option<(*mut Header, usize)> = None;
         let mut before = start;
         let mut visited = 0;
-        // SAFETY: `start` (the rover) is null or a block on the list: only
-        // `unlink_after` takes blocks off the large list, and it moves the
-        // rover to a block that stays.
         let mut next = if start.is_null() {
             self.head
         } else {
+            // SAFETY: `start` (the rover) is a block on the list: only
+            // `unlink_after` takes blocks off the large list, and it moves
+            // the rover to a block that stays.
             unsafe { link(start).read() }
         };
         let mut wrapped = start.is_null();

@@ -230,7 +230,7 @@ mod tests {
     fn names_change_only_what_they_name() {
         let p = BEST.with_names("first-fit,fifo").unwrap();
         assert_eq!(p, Policy::new(Fit::First, Order::Fifo, false));
-        assert_eq!(BEST.with_names(" merge ").unwrap().merge, true);
+        assert!(BEST.with_names(" merge ").unwrap().merge);
         assert_eq!(BEST.with_names("address-ordered").unwrap().fit, Fit::Best);
         assert_eq!(BEST.with_names("first"), Err(BadName::Unknown("first")));
         assert_eq!(
