@@ -98,3 +98,56 @@ fn every_stage_with_choices_is_tested_here() {
         );
     }
 }
+
+/// Each fit and order takes the block it says, on stage 3's large list:
+/// three free blocks of 1100, 2000 and 2000 bytes (a live block keeps them
+/// from the top), freed in the order `freed` (indices into them), then
+/// requests of `asks` bytes. Returns which of the three each request got.
+fn picks(policy: &str, freed: [usize; 3], asks: &[usize]) -> Vec<Option<usize>> {
+    let policy = all_stages::policy(3, policy).unwrap();
+    let heap = stage3_freelist::FreeLists::with_source(SimBreak::new()).with_policy(policy);
+    let blocks = [1100, 2000, 2000].map(|size| heap.malloc(size));
+    let keep = heap.malloc(1200);
+    for i in freed {
+        // SAFETY: a live block of `heap`, freed once.
+        unsafe { heap.free(blocks[i]) };
+    }
+    let got = asks
+        .iter()
+        .map(|&size| {
+            let p = heap.malloc(size);
+            blocks.iter().position(|&b| b == p)
+        })
+        .collect();
+    heap.check().unwrap();
+    assert!(!keep.is_null());
+    got
+}
+
+#[test]
+fn each_fit_and_order_takes_the_block_it_says() {
+    // FIFO keeps the list in the order of the frees: 1100, 2000, 2000.
+    let fifo = [0, 1, 2];
+    assert_eq!(
+        picks("first-fit,fifo", fifo, &[1900, 1030]),
+        [Some(1), Some(0)]
+    );
+    // Next fit goes on after the block before the one it took last.
+    assert_eq!(
+        picks("next-fit,fifo", fifo, &[1900, 1030]),
+        [Some(1), Some(2)]
+    );
+    assert_eq!(
+        picks("best-fit,fifo", fifo, &[1900, 1030]),
+        [Some(1), Some(0)]
+    );
+    assert_eq!(picks("worst-fit,fifo", fifo, &[1030]), [Some(1)]);
+    // LIFO puts the block freed last in front; address order sorts.
+    let shuffled = [2, 0, 1];
+    assert_eq!(picks("first-fit,lifo", shuffled, &[1030]), [Some(1)]);
+    assert_eq!(
+        picks("first-fit,address-ordered", shuffled, &[1030]),
+        [Some(0)]
+    );
+    assert_eq!(picks("first-fit,fifo", shuffled, &[1030]), [Some(2)]);
+}
