@@ -53,6 +53,41 @@ pub fn pass(result: Result<(), String>) {
     }
 }
 
+/// The suite's single-threaded checks (every edge case, then the
+/// differential test with `config`) on allocators from `make`: what the
+/// policy lab's variants of a stage run, each under its own policy (see
+/// tests/tests/policies.rs). The error names the first check that failed.
+pub fn variant<M: malloc_core::Malloc>(
+    make: impl Fn() -> M,
+    config: differential::Config,
+) -> Result<(), String> {
+    type Check<M> = fn(&M) -> Result<(), String>;
+    let checks: [(&str, Check<M>); 12] = [
+        ("malloc_zero", edge::malloc_zero),
+        ("free_null", edge::free_null),
+        ("realloc_null", edge::realloc_null),
+        ("realloc_to_zero", edge::realloc_to_zero),
+        ("realloc_keeps_data", edge::realloc_keeps_data),
+        ("calloc_zeroes", edge::calloc_zeroes),
+        ("calloc_zeroes_reused", edge::calloc_zeroes_reused),
+        ("calloc_overflow", edge::calloc_overflow),
+        ("memalign_every_power", edge::memalign_every_power),
+        (
+            "memalign_rejects_bad_alignment",
+            edge::memalign_rejects_bad_alignment,
+        ),
+        ("huge_requests_fail", edge::huge_requests_fail),
+        (
+            "usable_size_covers_request",
+            edge::usable_size_covers_request,
+        ),
+    ];
+    for (name, check) in checks {
+        check(&make()).map_err(|e| format!("{name}: {e}"))?;
+    }
+    differential::differential(make, config).map_err(|e| format!("differential: {e}"))
+}
+
 /// Instantiates the whole suite for one allocator: `suite!(name, make)`
 /// expands to `mod name { ... }` with one `#[test]` per check. `make` is a
 /// closure that returns a fresh allocator; each test calls it.

@@ -45,6 +45,7 @@ mod walk;
 
 use core::ptr;
 
+use malloc_core::policy::{Choices, Policy};
 use malloc_core::{
     ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
     align_up,
@@ -54,6 +55,7 @@ use block::{HEADER, Header, Region, Tag};
 use buckets::Bucket;
 pub use buckets::{BUCKET_BYTES, CLASSES, class_of};
 use free_list::FreeList;
+pub use free_list::{CHOICES, POLICY};
 use mapped::mapping_start;
 pub use settings::Settings;
 pub use split::MIN_BLOCK;
@@ -110,9 +112,24 @@ impl<S: Break, P: Pages> Tuned<S, P> {
                 buckets: [Bucket::new(); CLASSES.len()],
                 free: [const { FreeList::new() }; CLASSES.len()],
                 large_free: FreeList::new(),
+                policy: POLICY,
                 tally: Tally::new(),
             }),
         }
+    }
+}
+
+impl<S: Break, P: Pages> Tuned<S, P> {
+    /// The same allocator running `policy` instead of the course's
+    /// [`POLICY`] (the policy lab's switch).
+    ///
+    /// # Panics
+    ///
+    /// If `policy` is not one of [`CHOICES`].
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        assert!(CHOICES.supports(policy), "this stage cannot run {policy:?}");
+        self.heap.get_mut().policy = policy;
+        self
     }
 }
 
@@ -147,6 +164,8 @@ struct Heap<S, P> {
     free: [FreeList; CLASSES.len()],
     /// Free blocks of any other size (large ones, and aligned ones).
     large_free: FreeList,
+    /// How the free lists are searched and kept (the policy lab's switch).
+    policy: Policy,
     tally: Tally,
 }
 
@@ -183,7 +202,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         let span = HEADER + payload_size(size);
         // ANCHOR: reuse_large
         if align == ALIGN
-            && let Some(header) = self.large_free.take_best_fit(span)
+            && let Some(header) = self.large_free.take(span, self.policy.fit)
         {
             // SAFETY: a block from a free list is ours; it keeps its span.
             // (Splitting it too was measured: without merging, the pieces
@@ -378,6 +397,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
         let heap = self.heap.lock();
         let mut stats = heap.tally.stats(heap.source.stats(), heap.pages.stats());
         stats.locks = self.heap.acquisitions();
+        stats.longest_search = heap.longest_search();
         stats
     }
 
@@ -387,6 +407,14 @@ unsafe impl<S: Break, P: Pages> Malloc for Tuned<S, P> {
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         self.heap.lock().heap_map(out)
+    }
+
+    fn choices(&self) -> Option<Choices> {
+        Some(CHOICES)
+    }
+
+    fn policy(&self) -> Option<Policy> {
+        Some(self.heap.lock().policy)
     }
 
     fn lock_for_fork(&self) {

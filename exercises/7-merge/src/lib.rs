@@ -51,6 +51,7 @@ mod walk;
 
 use core::ptr;
 
+use malloc_core::policy::{Choices, Fit, Order, Policy};
 use malloc_core::{
     ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
     align_up,
@@ -111,9 +112,42 @@ impl<S: Break, P: Pages> Merge<S, P> {
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
                 bins: Bins::new(),
+                policy: POLICY,
                 tally: Tally::new(),
             }),
         }
+    }
+}
+
+/// The policy this stage teaches: an approximate best fit over the bins
+/// (see `bins`), LIFO bins, merging on.
+pub const POLICY: Policy = Policy::new(Fit::Best, Order::Lifo, true);
+
+/// The policies the lab can switch this stage to. Next fit and FIFO bins
+/// are left out: they need a rover or a tail per bin, which every removal
+/// (merging takes blocks out of the middle of bins) would have to keep up
+/// to date, a cost on the course's path.
+pub const CHOICES: Choices = Choices {
+    default: POLICY,
+    fits: &[Fit::First, Fit::Best, Fit::Worst],
+    orders: &[Order::Lifo, Order::Address],
+    merging: &[true, false],
+};
+
+impl<S: Break, P: Pages> Merge<S, P> {
+    /// The same allocator running `policy` instead of the course's
+    /// [`POLICY`] (the policy lab's switch).
+    ///
+    /// # Panics
+    ///
+    /// If `policy` is not one of [`CHOICES`].
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        assert!(CHOICES.supports(policy), "this stage cannot run {policy:?}");
+        let heap = self.heap.get_mut();
+        heap.policy = policy;
+        heap.bins.fit = policy.fit;
+        heap.bins.order = policy.order;
+        self
     }
 }
 
@@ -143,6 +177,9 @@ struct Heap<S, P> {
     end: *mut u8,
     /// The free blocks, by size.
     bins: Bins,
+    /// How free blocks are searched, kept and merged (the policy lab's
+    /// switch).
+    policy: Policy,
     tally: Tally,
 }
 
@@ -347,6 +384,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Merge<S, P> {
         let heap = self.heap.lock();
         let mut stats = heap.tally.stats(heap.source.stats(), heap.pages.stats());
         stats.locks = self.heap.acquisitions();
+        stats.longest_search = heap.bins.longest;
         stats
     }
 
@@ -356,6 +394,14 @@ unsafe impl<S: Break, P: Pages> Malloc for Merge<S, P> {
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         self.heap.lock().heap_map(out)
+    }
+
+    fn choices(&self) -> Option<Choices> {
+        Some(CHOICES)
+    }
+
+    fn policy(&self) -> Option<Policy> {
+        Some(self.heap.lock().policy)
     }
 
     fn lock_for_fork(&self) {

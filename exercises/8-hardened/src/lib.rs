@@ -49,6 +49,7 @@ mod walk;
 
 use core::ptr;
 
+use malloc_core::policy::{Choices, Fit, Order, Policy};
 use malloc_core::{
     ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
     align_up,
@@ -112,9 +113,42 @@ impl<S: Break, P: Pages> Hardened<S, P> {
                 bump: ptr::null_mut(),
                 end: ptr::null_mut(),
                 bins: Bins::new(),
+                policy: POLICY,
                 tally: Tally::new(),
             }),
         }
+    }
+}
+
+/// The policy this stage teaches: an approximate best fit over the bins
+/// (see `bins`), LIFO bins, merging on.
+pub const POLICY: Policy = Policy::new(Fit::Best, Order::Lifo, true);
+
+/// The policies the lab can switch this stage to. Next fit and FIFO bins
+/// are left out: they need a rover or a tail per bin, which every removal
+/// (merging takes blocks out of the middle of bins) would have to keep up
+/// to date, a cost on the course's path.
+pub const CHOICES: Choices = Choices {
+    default: POLICY,
+    fits: &[Fit::First, Fit::Best, Fit::Worst],
+    orders: &[Order::Lifo, Order::Address],
+    merging: &[true, false],
+};
+
+impl<S: Break, P: Pages> Hardened<S, P> {
+    /// The same allocator running `policy` instead of the course's
+    /// [`POLICY`] (the policy lab's switch).
+    ///
+    /// # Panics
+    ///
+    /// If `policy` is not one of [`CHOICES`].
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        assert!(CHOICES.supports(policy), "this stage cannot run {policy:?}");
+        let heap = self.heap.get_mut();
+        heap.policy = policy;
+        heap.bins.fit = policy.fit;
+        heap.bins.order = policy.order;
+        self
     }
 }
 
@@ -146,6 +180,9 @@ struct Heap<S, P> {
     end: *mut u8,
     /// The free blocks, by size.
     bins: Bins,
+    /// How free blocks are searched, kept and merged (the policy lab's
+    /// switch).
+    policy: Policy,
     tally: Tally,
 }
 
@@ -385,6 +422,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Hardened<S, P> {
         let heap = self.heap.lock();
         let mut stats = heap.tally.stats(heap.source.stats(), heap.pages.stats());
         stats.locks = self.heap.acquisitions();
+        stats.longest_search = heap.bins.longest;
         stats
     }
 
@@ -394,6 +432,14 @@ unsafe impl<S: Break, P: Pages> Malloc for Hardened<S, P> {
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         self.heap.lock().heap_map(out)
+    }
+
+    fn choices(&self) -> Option<Choices> {
+        Some(CHOICES)
+    }
+
+    fn policy(&self) -> Option<Policy> {
+        Some(self.heap.lock().policy)
     }
 
     fn lock_for_fork(&self) {

@@ -43,6 +43,10 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // block: a second `free` of it is caught until the memory is reused.
         // SAFETY: the caller gives one of our blocks.
         unsafe { (*header).set_tag(Tag::Freed) };
+        if !self.policy.merge {
+            // SAFETY: as our caller promises.
+            return unsafe { self.free_unmerged(header) };
+        }
         let mut start = header;
         // SAFETY: the caller gives one of our blocks.
         let mut span = unsafe { (*header).span() };
@@ -79,6 +83,39 @@ impl<S: Break, P: Pages> Heap<S, P> {
         unsafe { self.file_free(start, span) };
     }
     // ANCHOR_END: free_and_merge
+
+    /// The policy lab's no-merge: the block is filed as it is, even next to
+    /// a free block. Only the top still takes a block that ends at it, and
+    /// then each free block that ends at the top in turn: no free block may
+    /// end at the bump.
+    ///
+    /// # Safety
+    ///
+    /// As for [`free_and_merge`](Self::free_and_merge).
+    unsafe fn free_unmerged(&mut self, header: *mut Header) {
+        // SAFETY: the caller gives one of our blocks.
+        let (span, prev_free) = unsafe { ((*header).span(), (*header).prev_free()) };
+        if header.cast::<u8>().wrapping_add(span) != self.bump {
+            // SAFETY: the bytes are ours and unused, and a header follows.
+            unsafe {
+                self.file_free(header, span);
+                (*header).set_prev_free(prev_free);
+            }
+            return;
+        }
+        let mut start = header;
+        // SAFETY: the flag says the block before is free, and its footer,
+        // just before our header, holds its span; a free block is listed.
+        unsafe {
+            while (*start).prev_free() {
+                let before = start.cast::<usize>().sub(1).read();
+                start = start.cast::<u8>().wrapping_sub(before).cast();
+                self.bins.remove(start);
+            }
+        }
+        self.bump = start.cast();
+        self.trim();
+    }
 
     // ANCHOR: file_free
     /// Makes `start .. start + span` one free block on its list: header,
@@ -177,19 +214,20 @@ impl<S: Break, P: Pages> Heap<S, P> {
 /// What the heap check asks of a block of `span` bytes tagged `tag` at
 /// `header`, after a block tagged `before` (`None` at a region's start):
 /// its flag says whether the block before is free, a free block's footer
-/// holds its span, and no two free blocks are neighbours.
+/// holds its span, and (when `merging`) no two free blocks are neighbours.
 pub(crate) fn check_merged(
     header: *mut Header,
     tag: Tag,
     span: usize,
     before: Option<Tag>,
+    merging: bool,
 ) -> Result<(), &'static str> {
     // SAFETY: the walk gives a block of ours with a valid header.
     if unsafe { (*header).prev_free() } != (before == Some(Tag::Freed)) {
         return Err("the flag saying whether the block before is free is wrong");
     }
     if tag == Tag::Freed {
-        if before == Some(Tag::Freed) {
+        if merging && before == Some(Tag::Freed) {
             return Err("two free blocks side by side (not merged)");
         }
         // SAFETY: a free block's last word is its footer.

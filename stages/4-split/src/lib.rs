@@ -43,6 +43,7 @@ mod walk;
 
 use core::ptr;
 
+use malloc_core::policy::{Choices, Policy};
 use malloc_core::{
     ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, RealBreak, SourceStats, Stats, Tally,
     align_up,
@@ -52,6 +53,7 @@ use block::{HEADER, Header, Region, Tag};
 use buckets::Bucket;
 pub use buckets::{BUCKET_BYTES, CLASSES, class_of};
 use free_list::FreeList;
+pub use free_list::{CHOICES, POLICY};
 pub use split::MIN_BLOCK;
 
 /// The break grows by at least this much at a time: 64 KiB, so that a
@@ -93,9 +95,24 @@ impl<S: Break> Split<S> {
                 buckets: [Bucket::new(); CLASSES.len()],
                 free: [const { FreeList::new() }; CLASSES.len()],
                 large_free: FreeList::new(),
+                policy: POLICY,
                 tally: Tally::new(),
             }),
         }
+    }
+}
+
+impl<S: Break> Split<S> {
+    /// The same allocator running `policy` instead of the course's
+    /// [`POLICY`] (the policy lab's switch).
+    ///
+    /// # Panics
+    ///
+    /// If `policy` is not one of [`CHOICES`].
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        assert!(CHOICES.supports(policy), "this stage cannot run {policy:?}");
+        self.heap.get_mut().policy = policy;
+        self
     }
 }
 
@@ -119,6 +136,8 @@ struct Heap<S> {
     free: [FreeList; CLASSES.len()],
     /// Free blocks of any other size (large ones, and aligned ones).
     large_free: FreeList,
+    /// How the free lists are searched and kept (the policy lab's switch).
+    policy: Policy,
     tally: Tally,
 }
 
@@ -189,7 +208,7 @@ impl<S: Break> Heap<S> {
         let span = HEADER + payload_size(size);
         // ANCHOR: reuse_large
         if align == ALIGN
-            && let Some(header) = self.large_free.take_best_fit(span)
+            && let Some(header) = self.large_free.take(span, self.policy.fit)
         {
             // SAFETY: a block from a free list is ours; it keeps its span.
             // (Splitting it too was measured: without merging, the pieces
@@ -362,7 +381,9 @@ unsafe impl<S: Break> Malloc for Split<S> {
 
     fn stats(&self) -> Stats {
         let heap = self.heap.lock();
-        heap.tally.stats(heap.source.stats(), SourceStats::new())
+        let mut stats = heap.tally.stats(heap.source.stats(), SourceStats::new());
+        stats.longest_search = heap.longest_search();
+        stats
     }
 
     fn check(&self) -> Result<(), HeapError> {
@@ -371,6 +392,14 @@ unsafe impl<S: Break> Malloc for Split<S> {
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
         self.heap.lock().heap_map(out)
+    }
+
+    fn choices(&self) -> Option<Choices> {
+        Some(CHOICES)
+    }
+
+    fn policy(&self) -> Option<Policy> {
+        Some(self.heap.lock().policy)
     }
 
     fn lock_for_fork(&self) {

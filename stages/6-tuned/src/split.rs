@@ -13,10 +13,14 @@ pub const MIN_BLOCK: usize = HEADER + CLASSES[0];
 
 impl<S: Break, P: Pages> Heap<S, P> {
     /// Takes a free block bigger than class `class` needs: from the next
-    /// class up that has one, else the best fit from the large list.
+    /// class up that has one, else the block the policy's fit takes from
+    /// the large list (best fit in the course).
     pub(crate) fn take_bigger(&mut self, class: usize) -> Option<*mut Header> {
         let bigger = self.free[class + 1..].iter_mut().find_map(FreeList::pop);
-        bigger.or_else(|| self.large_free.take_best_fit(HEADER + CLASSES[class]))
+        bigger.or_else(|| {
+            self.large_free
+                .take(HEADER + CLASSES[class], self.policy.fit)
+        })
     }
 
     // ANCHOR: split

@@ -11,6 +11,8 @@ use core::ptr;
 
 use malloc_core::ALIGN;
 
+use malloc_core::policy::{Fit, Order};
+
 use crate::block::{HEADER, Header};
 use crate::misuse::corrupted;
 
@@ -114,6 +116,13 @@ pub struct Bins {
     /// Bit `b` is set when bin `b` is not empty: finding the smallest
     /// non-empty bin above some size is one instruction.
     nonempty: u128,
+    /// Which block `take` chooses (the policy lab's switch; best in the
+    /// course).
+    pub fit: Fit,
+    /// Where `push` puts a block in its bin (LIFO in the course).
+    pub order: Order,
+    /// The most blocks one search (or address-ordered insertion) looked at.
+    pub longest: usize,
 }
 
 impl Bins {
@@ -122,6 +131,9 @@ impl Bins {
         Bins {
             heads: [ptr::null_mut(); BINS],
             nonempty: 0,
+            fit: Fit::Best,
+            order: Order::Lifo,
+            longest: 0,
         }
     }
 
@@ -131,6 +143,10 @@ impl Bins {
     ///
     /// `header` is a free block of ours, on no list.
     pub unsafe fn push(&mut self, header: *mut Header) {
+        if self.order == Order::Address {
+            // SAFETY: as our caller promises.
+            return unsafe { self.insert_by_address(header) };
+        }
         // SAFETY: the caller gives one of our blocks.
         let bin = bin_of(unsafe { (*header).usable() });
         let head = self.heads[bin];
@@ -198,14 +214,20 @@ impl Bins {
     /// one: from the smallest bin whose blocks all fit, after a look at a
     /// few blocks of the bin below it, where some may.
     pub fn take(&mut self, usable: usize) -> Option<*mut Header> {
+        match self.fit {
+            Fit::First => return self.take_first(usable),
+            Fit::Worst => return self.take_worst(usable),
+            Fit::Best | Fit::Next => {}
+        }
         let floor = bin_of(usable);
         let mut first_fitting = floor;
         if bin_floor(floor) < usable {
             let mut header = self.heads[floor];
-            for _ in 0..SCAN {
+            for looked in 1..=SCAN {
                 if header.is_null() {
                     break;
                 }
+                self.longest = self.longest.max(looked);
                 // SAFETY: listed blocks are free blocks of ours.
                 if unsafe { (*header).usable() } >= usable {
                     // SAFETY: found on a list just now.
@@ -227,7 +249,8 @@ impl Bins {
         let mut best = self.heads[bin];
         if bin >= EXACT_BINS {
             let mut header = best;
-            for _ in 0..SCAN {
+            for looked in 1..=SCAN {
+                self.longest = self.longest.max(looked);
                 // SAFETY: listed blocks are free blocks of ours; links are
                 // checked as they are read.
                 unsafe {
@@ -246,6 +269,104 @@ impl Bins {
         Some(best)
     }
     // ANCHOR_END: take
+
+    /// First fit (the policy lab's): the first block that fits in the
+    /// smallest bin that may hold one, walked to its end, else the first
+    /// block of the next bin up that has one.
+    fn take_first(&mut self, usable: usize) -> Option<*mut Header> {
+        let floor = bin_of(usable);
+        let mut looked = 0;
+        let mut header = self.heads[floor];
+        while !header.is_null() {
+            looked += 1;
+            // SAFETY: listed blocks are free blocks of ours.
+            if unsafe { (*header).usable() } >= usable {
+                break;
+            }
+            // SAFETY: as above.
+            header = unsafe { read_link(next_link(header)) };
+        }
+        if header.is_null() {
+            let above = self.nonempty.checked_shr(floor as u32 + 1).unwrap_or(0);
+            if above != 0 {
+                header = self.heads[floor + 1 + above.trailing_zeros() as usize];
+                looked += 1;
+            }
+        }
+        self.longest = self.longest.max(looked);
+        if header.is_null() {
+            return None;
+        }
+        // SAFETY: `header` is a listed free block.
+        unsafe { self.remove(header) };
+        Some(header)
+    }
+
+    /// Worst fit (the policy lab's): the largest block of the highest bin
+    /// that has blocks, if it is big enough.
+    fn take_worst(&mut self, usable: usize) -> Option<*mut Header> {
+        if self.nonempty == 0 {
+            return None;
+        }
+        let bin = (u128::BITS - 1 - self.nonempty.leading_zeros()) as usize;
+        let mut worst = self.heads[bin];
+        let mut header = worst;
+        let mut looked = 0;
+        while !header.is_null() {
+            looked += 1;
+            // SAFETY: listed blocks are free blocks of ours.
+            unsafe {
+                if (*header).usable() > (*worst).usable() {
+                    worst = header;
+                }
+                header = read_link(next_link(header));
+            }
+        }
+        self.longest = self.longest.max(looked);
+        // SAFETY: `worst` is a listed free block (the bin is not empty).
+        if unsafe { (*worst).usable() } < usable {
+            return None;
+        }
+        // SAFETY: as above.
+        unsafe { self.remove(worst) };
+        Some(worst)
+    }
+
+    /// Puts a free block in its bin at its place by address (the policy
+    /// lab's address-ordered lists).
+    ///
+    /// # Safety
+    ///
+    /// `header` is a free block of ours, on no list.
+    unsafe fn insert_by_address(&mut self, header: *mut Header) {
+        // SAFETY: the caller gives one of our blocks.
+        let bin = bin_of(unsafe { (*header).usable() });
+        let mut prev: *mut Header = ptr::null_mut();
+        let mut next = self.heads[bin];
+        let mut looked = 0;
+        while !next.is_null() && next.addr() < header.addr() {
+            looked += 1;
+            prev = next;
+            // SAFETY: listed blocks are free blocks of ours.
+            next = unsafe { read_link(next_link(next)) };
+        }
+        self.longest = self.longest.max(looked);
+        // SAFETY: the link words of free blocks are ours to write; `prev`
+        // and `next` are listed neighbours (or null).
+        unsafe {
+            write_link(next_link(header), next);
+            write_link(prev_link(header), prev);
+            if !next.is_null() {
+                write_link(prev_link(next), header);
+            }
+            if prev.is_null() {
+                self.heads[bin] = header;
+            } else {
+                write_link(next_link(prev), header);
+            }
+        }
+        self.nonempty |= 1 << bin;
+    }
 
     /// The blocks in `bin`, at most `limit` of them (a corrupted list may
     /// loop forever), for the heap check: links are decoded but not checked,

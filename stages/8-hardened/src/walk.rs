@@ -56,7 +56,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 if tag == Tag::Live && payload_size(size) > span - HEADER {
                     return Err(bad("block is smaller than its size"));
                 }
-                check_merged(header, tag, span, before).map_err(bad)?;
+                check_merged(header, tag, span, before, self.policy.merge).map_err(bad)?;
                 before = Some(tag);
                 wrote(visit(Step::Block {
                     header,

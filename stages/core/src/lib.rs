@@ -25,6 +25,7 @@
 //! - [`os`]: every system call the workbook makes, and nothing else.
 //! - [`source`]: the real and the simulated break.
 //! - [`pages`]: mapped pages for large blocks, real and simulated.
+//! - [`policy`]: the fit, list order and merging a stage can switch.
 //! - [`stats`]: counters every stage keeps.
 //! - [`lock`]: a lock that never allocates and sleeps when it must wait.
 //! - [`global`]: the adapter that makes any stage a `#[global_allocator]`.
@@ -38,6 +39,7 @@ pub mod lock;
 pub mod malloc;
 pub mod os;
 pub mod pages;
+pub mod policy;
 pub mod source;
 pub mod stats;
 pub mod system;
@@ -47,6 +49,7 @@ pub use heap_map::{Line, MapWriter, Offset};
 pub use lock::{Lock, LockGuard};
 pub use malloc::{ALIGN, HeapError, MAX_REQUEST, Malloc, align_up, assert_sound};
 pub use pages::{Pages, RealPages, SimPages};
+pub use policy::{Choices, Fit, Order, Policy};
 pub use source::{Break, RealBreak, SimBreak, SourceStats};
 pub use stats::{Stats, Tally};
 pub use system::SystemMalloc;

@@ -185,4 +185,18 @@ pub unsafe trait Malloc: Sync {
     /// `lock_for_fork` was called before, in this process or in the parent
     /// that forked it, and this is the one matching release.
     unsafe fn unlock_after_fork(&self) {}
+
+    /// The policies this allocator's type can be made with (its
+    /// `with_policy`), if it has any choice to switch: which free block a
+    /// search takes, the order of its free lists, merging (see
+    /// [`Policy`](crate::Policy)). The default, `None`, is for a stage that
+    /// runs one fixed way.
+    fn choices(&self) -> Option<crate::Choices> {
+        None
+    }
+
+    /// The policy this allocator runs, if it has [`choices`](Self::choices).
+    fn policy(&self) -> Option<crate::Policy> {
+        None
+    }
 }

@@ -38,6 +38,10 @@ pub struct Stats {
     /// Times the allocator's lock was taken (0 when nobody counts them, as
     /// for the system malloc).
     pub locks: u64,
+    /// The most free blocks one search of a free list looked at (a fit
+    /// search, or finding a block's place on an address-ordered list): what
+    /// a policy costs in time. 0 for a heap that does not count them.
+    pub longest_search: usize,
 }
 
 impl Stats {
@@ -162,6 +166,7 @@ impl Tally {
             mmap_calls: mapped.grow_calls,
             munmap_calls: mapped.shrink_calls,
             locks: 0,
+            longest_search: 0,
         }
     }
 }

@@ -63,6 +63,11 @@ pub const DRILLS: &[(&str, &[u32])] = &[
     ("merge", &[6, 7]),
 ];
 
+/// The policy drills: a trace in `book/drills/`, the stage, and the
+/// policies whose heap maps the chapter "Choosing a policy" asks the
+/// learner to predict.
+pub const POLICY_DRILLS: &[(&str, u32, &[&str])] = &[("fit", 3, &["first-fit", "best-fit"])];
+
 /// One generated file: its path under `book/src/generated/`, and contents.
 pub struct Generated {
     /// Path relative to `book/src/generated/`.
@@ -147,6 +152,27 @@ pub fn all(book: &Path) -> Result<Vec<Generated>, String> {
                 picture::svg(&format!("Stage {n} after drills/{name}.rep"), &pieces),
             );
             add(format!("drill-{name}-stage{n}.txt"), map);
+        }
+    }
+    for (name, n, policies) in POLICY_DRILLS {
+        let path = book.join("drills").join(format!("{name}.rep"));
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let trace = malloc_trace::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for policy in *policies {
+            let chosen = all_stages::policy(*n, policy)?;
+            let heap = all_stages::simulated_with_policy(*n, chosen)?;
+            let map = drill::heap_map_after(&*heap, &trace)
+                .map_err(|e| format!("{name} on stage {n} under {policy}: {e}"))?;
+            let pieces = picture::parse(&map)?;
+            add(
+                format!("drill-{name}-stage{n}-{policy}.svg"),
+                picture::svg(
+                    &format!("Stage {n} after drills/{name}.rep, {policy}"),
+                    &pieces,
+                ),
+            );
+            add(format!("drill-{name}-stage{n}-{policy}.txt"), map);
         }
     }
     Ok(out)

@@ -58,7 +58,13 @@ pub fn diff(number: u32, stat: bool, with_holes: bool) -> Result<(), Failure> {
 
 /// Runs `trace` on stage `number`, prints its heap map with every block the
 /// trace left live, and writes the picture to `svg` if asked.
-pub fn map(trace: &Path, number: u32, svg: Option<&Path>) -> Result<(), Failure> {
+pub fn map(
+    trace: &Path,
+    number: u32,
+    svg: Option<&Path>,
+    policy: Option<&str>,
+) -> Result<(), Failure> {
+    let policy = stages::policy(stages::get(number), policy)?;
     let name = trace.display();
     let text =
         std::fs::read_to_string(trace).map_err(|e| Input(format!("cannot read {name}: {e}")))?;
@@ -68,13 +74,19 @@ pub fn map(trace: &Path, number: u32, svg: Option<&Path>) -> Result<(), Failure>
     for warning in trace.header_warnings() {
         eprintln!("note: {name}: {warning}");
     }
-    let heap = stages::simulated(stages::get(number));
+    let heap = stages::simulated_with(stages::get(number), policy);
     let map = workbook_book::drill::heap_map_after(&*heap, &trace)
         .map_err(|e| Input(format!("{name}: {e}")))?;
     print!("{map}");
     if let Some(path) = svg {
         let pieces = workbook_book::picture::parse(&map).map_err(Input)?;
-        let title = format!("Stage {number} after {name}");
+        let title = match policy {
+            Some(_) => format!(
+                "{} after {name}",
+                stages::label(stages::get(number), policy)
+            ),
+            None => format!("Stage {number} after {name}"),
+        };
         std::fs::write(path, workbook_book::picture::svg(&title, &pieces))
             .map_err(|e| Input(format!("cannot write {}: {e}", path.display())))?;
         eprintln!("wrote {}", path.display());

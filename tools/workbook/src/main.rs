@@ -9,6 +9,7 @@ mod book;
 mod classes;
 mod course;
 mod exercise;
+mod policies;
 mod replay;
 mod run;
 mod stages;
@@ -107,6 +108,10 @@ enum Command {
         /// Also draws the heap as an SVG picture into FILE.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// Runs the stage under another policy, e.g. `first-fit` or
+        /// `first-fit,fifo` (see `cargo workbook policies`).
+        #[arg(long, value_name = "NAMES")]
+        policy: Option<String>,
     },
     /// Runs a trace on a stage op by op and prints how the heap changes
     /// after each op (the heap explorer's data; `--json` for the page's
@@ -132,7 +137,17 @@ enum Command {
         /// Runs per allocator; the time shown is their median.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
         runs: u16,
+        /// Runs the stage under another policy: a fit (first-fit, best-fit,
+        /// next-fit, worst-fit), a list order (lifo, fifo, address-ordered),
+        /// merge or no-merge, e.g. `first-fit,fifo`; what is not named
+        /// stays the stage's own choice.
+        #[arg(long, value_name = "NAMES")]
+        policy: Option<String>,
     },
+    /// The policy lab: replays traces under every policy the stage can
+    /// run (fit, list order, merging) and compares utilization, footprint,
+    /// the longest free-list search and time in one table.
+    Policies(policies::Args),
     /// Measures how much memory candidate size-class tables waste on the
     /// requests of recorded real programs (stage 7's bins, stage 9's caches).
     Classes {
@@ -212,12 +227,21 @@ fn main() -> ExitCode {
             stat,
             with_holes,
         }) => book::diff(stage, stat, with_holes),
-        Some(Command::Map { trace, stage, svg }) => book::map(&trace, stage, svg.as_deref()),
+        Some(Command::Map {
+            trace,
+            stage,
+            svg,
+            policy,
+        }) => book::map(&trace, stage, svg.as_deref(), policy.as_deref()),
         Some(Command::Explore { trace, stage, json }) => book::explore(&trace, stage, json),
         Some(Command::Classes { traces }) => classes::run(&traces),
-        Some(Command::Replay { trace, stage, runs }) => {
-            replay::run(&trace, stage, usize::from(runs))
-        }
+        Some(Command::Replay {
+            trace,
+            stage,
+            runs,
+            policy,
+        }) => replay::run(&trace, stage, policy.as_deref(), usize::from(runs)),
+        Some(Command::Policies(args)) => policies::run(args),
         Some(Command::Run {
             stage,
             stats,

@@ -21,9 +21,9 @@ use crate::stages::{self, Stage};
 use crate::table::table;
 use crate::units::{bytes, median, nanos, percent};
 
-/// Runs the `replay` command.
-pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
-    let stage = stages::get(stage_number);
+/// Reads, parses and validates the trace at `path` (its header's warnings
+/// go to stderr), as every command that replays a trace does.
+pub fn load(path: &Path) -> Result<Trace, Failure> {
     let name = path.display();
     let text =
         std::fs::read_to_string(path).map_err(|e| Input(format!("cannot read {name}: {e}")))?;
@@ -33,6 +33,20 @@ pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
     for warning in trace.header_warnings() {
         eprintln!("note: {name}: {warning}");
     }
+    Ok(trace)
+}
+
+/// Runs the `replay` command, on the stage's own policy or on `policy`.
+pub fn run(
+    path: &Path,
+    stage_number: u32,
+    policy: Option<&str>,
+    runs: usize,
+) -> Result<(), Failure> {
+    let stage = stages::get(stage_number);
+    let policy = stages::policy(stage, policy)?;
+    let name = path.display();
+    let trace = load(path)?;
     let bad_op = |e: ReplayError| Input(format!("{name}: {e}"));
 
     // Both allocators are called through `dyn Malloc`, so both pay the same
@@ -40,7 +54,7 @@ pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
     let system: &dyn Malloc = &SystemMalloc;
     // Memory first (it also warms the system malloc up), then time.
     let system_memory = replay_pass(system, &trace, Pass::Memory).map_err(bad_op)?;
-    let on_stage = || replay(&*stages::simulated(stage), &trace).map_err(bad_op);
+    let on_stage = || replay(&*stages::simulated_with(stage, policy), &trace).map_err(bad_op);
     let on_system = || replay(system, &trace).map_err(bad_op);
     let mut stage_runs = Vec::with_capacity(runs);
     let mut system_times = Vec::with_capacity(runs);
@@ -61,7 +75,7 @@ pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
     print_report(
         &name.to_string(),
         &trace,
-        stage,
+        (stage, &stages::label(stage, policy)),
         &stage_runs[0],
         &system_memory,
         [stage_time, system_time],
@@ -75,7 +89,7 @@ pub fn run(path: &Path, stage_number: u32, runs: usize) -> Result<(), Failure> {
 fn print_report(
     name: &str,
     trace: &Trace,
-    stage: &Stage,
+    (stage, label): (&Stage, &str),
     on_stage: &Replay,
     on_system: &Replay,
     times: [f64; 2],
@@ -109,7 +123,7 @@ fn print_report(
     };
     let row = |label: &str, a: String, b: String| vec![label.to_string(), a, b];
     let rows = vec![
-        row("", stage.label(), "system malloc".to_string()),
+        row("", label.to_string(), "system malloc".to_string()),
         row(
             "peak footprint",
             bytes(on_stage.footprint_peak()),
@@ -165,7 +179,7 @@ fn print_report(
 }
 
 /// Wraps `text` at spaces to lines of at most `width` characters.
-fn wrap(text: &str, width: usize) -> String {
+pub fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line_len = 0;
     for word in text.split(' ') {

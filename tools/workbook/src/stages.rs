@@ -5,8 +5,10 @@
 //! the course map, in `replay`, `map`, `run` and `bench`, and in their
 //! error messages, with no change to the CLI.
 
-use malloc_core::Malloc;
+use malloc_core::{Malloc, Policy};
 pub use workbook_manifest::{STAGES, Stage};
+
+use crate::Failure;
 
 /// Reads a stage number from the command line (a clap value parser): a
 /// stage the manifest lists, or the one error every tool gives, e.g.
@@ -38,6 +40,35 @@ pub fn get(number: u32) -> &'static Stage {
 pub fn simulated(stage: &Stage) -> Box<dyn Malloc> {
     all_stages::simulated(stage.number)
         .expect("all-stages makes every stage of the manifest (its test checks)")
+}
+
+/// The policy that `--policy TEXT` names for `stage` (`None` without the
+/// option: the stage's own), or the usage error, in one line, with the
+/// policies the stage can run.
+pub fn policy(stage: &Stage, text: Option<&str>) -> Result<Option<Policy>, Failure> {
+    text.map(|text| all_stages::policy(stage.number, text).map_err(Failure::Usage))
+        .transpose()
+}
+
+/// A fresh allocator of `stage` on simulated memory, running `policy`
+/// (`None`: the stage's own), which [`policy`] has checked.
+pub fn simulated_with(stage: &Stage, policy: Option<Policy>) -> Box<dyn Malloc> {
+    match policy {
+        None => simulated(stage),
+        Some(policy) => all_stages::simulated_with_policy(stage.number, policy)
+            .unwrap_or_else(|e| panic!("{e}")),
+    }
+}
+
+/// What a run on `stage` under `policy` is called in tables, e.g.
+/// `stage 3 (free-list reuse) under first-fit,lifo`.
+pub fn label(stage: &Stage, policy: Option<Policy>) -> String {
+    match (policy, all_stages::choices(stage.number)) {
+        (Some(policy), Some(choices)) => {
+            format!("{} under {}", stage.label(), choices.name(policy))
+        }
+        _ => stage.label(),
+    }
 }
 
 #[cfg(test)]

@@ -199,3 +199,139 @@ fn explores_the_split_drill_op_by_op() {
     assert_eq!(json["steps"].as_array().map(Vec::len), Some(6));
     assert_eq!(json["footprint"].as_array().map(Vec::len), Some(6));
 }
+
+/// The peak utilization `replay` prints for the stage (its first column).
+fn stage_utilization(stdout: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("peak utilization"))
+        .unwrap_or_else(|| panic!("no utilization in:\n{stdout}"));
+    line.split_whitespace().nth(2).unwrap().to_string()
+}
+
+#[test]
+fn replays_a_trace_under_first_fit_and_best_fit() {
+    let mut seen = Vec::new();
+    for policy in ["first-fit", "best-fit"] {
+        let out = workbook(&[
+            "replay",
+            "traces/mixed.rep",
+            "--stage",
+            "3",
+            "--policy",
+            policy,
+            "--runs",
+            "1",
+        ]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{out:?}");
+        let label = format!("stage 3 (free-list reuse) under {policy},lifo");
+        assert!(stdout.contains(&label), "no {label:?} in:\n{stdout}");
+        seen.push(stage_utilization(&stdout));
+    }
+    // Best fit fills the holes first fit leaves on this trace.
+    assert_eq!(seen, ["35.6%", "53.3%"]);
+}
+
+#[test]
+fn maps_the_fit_drill_under_two_policies() {
+    let map = |policy: &str| {
+        let out = workbook(&[
+            "map",
+            "book/drills/fit.rep",
+            "--stage",
+            "3",
+            "--policy",
+            policy,
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        text(&out.stdout)
+    };
+    let (first, best) = (map("first-fit"), map("best-fit"));
+    // First fit leaves a hole and grows the heap; best fit fills every hole.
+    assert!(first.contains("large: 1"), "{first}");
+    assert!(best.contains("large: 0"), "{best}");
+}
+
+#[test]
+fn a_policy_the_stage_cannot_run_is_a_one_line_error() {
+    let mut errors = String::new();
+    for args in [
+        &[
+            "replay",
+            "traces/mixed.rep",
+            "--stage",
+            "3",
+            "--policy",
+            "fastest-fit",
+        ][..],
+        &[
+            "replay",
+            "traces/mixed.rep",
+            "--stage",
+            "3",
+            "--policy",
+            "merge",
+        ],
+        &[
+            "map",
+            "book/drills/fit.rep",
+            "--stage",
+            "4",
+            "--policy",
+            "first-fit,best-fit",
+        ],
+        &[
+            "map",
+            "book/drills/fit.rep",
+            "--stage",
+            "2",
+            "--policy",
+            "first-fit",
+        ],
+        &["policies", "traces/mixed.rep", "--stage", "1"],
+    ] {
+        let out = workbook(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+        errors.push_str(&format!("{}\n{stderr}\n", args.join(" ")));
+    }
+    insta::assert_snapshot!(errors);
+}
+
+#[test]
+fn policies_compares_every_policy_of_a_stage() {
+    let out = workbook(&[
+        "policies",
+        "traces/mixed.rep",
+        "book/drills/fit.rep",
+        "--stage",
+        "3",
+        "--no-time",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    insta::assert_snapshot!(text(&out.stdout));
+
+    let out = workbook(&[
+        "policies",
+        "book/drills/fit.rep",
+        "--stage",
+        "4",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows = json.as_array().expect("an array of rows");
+    assert_eq!(rows.len(), 12, "{json}");
+    assert_eq!(rows[0]["policy"], "best-fit,lifo");
+    assert_eq!(rows[0]["own"], true);
+    assert_eq!(rows[0]["time_vs_own"], 1.0);
+    assert!(
+        rows.iter().all(|r| r["ns_per_op"].as_f64().is_some()),
+        "{json}"
+    );
+}
