@@ -213,9 +213,19 @@ pub fn memalign_every_power<M: Malloc>(heap: &M) -> Result<(), String> {
     for shift in 0..=20 {
         let align = 1usize << shift;
         for size in [1, 100, align + 1] {
+            let counted = heap.stats().memaligns;
             let p = heap.memalign(align, size);
             if p.is_null() {
                 return Err(format!("memalign({align}, {size}) returned null"));
+            }
+            // Stats count the memaligns whose alignment is more than every
+            // block has anyway (16 bytes): the others are plain mallocs.
+            let expected = counted + u64::from(align > 16);
+            if heap.stats().memaligns != expected {
+                return Err(format!(
+                    "after memalign({align}, {size}), stats() counts {} memaligns, not {expected}",
+                    heap.stats().memaligns
+                ));
             }
             aligned(p, align)?;
             usable(heap, p, size)?;
@@ -261,6 +271,10 @@ pub fn huge_requests_fail<M: Malloc>(heap: &M) -> Result<(), String> {
                 "memalign(n / 2 + 1, 16) (a huge alignment)",
                 heap.memalign(size / 2 + 1, 16),
             ),
+            (
+                "memalign(2^63, 16) (a huge power of two)",
+                heap.memalign(1 << (usize::BITS - 1), 16),
+            ),
         ];
         for (call, p) in tries {
             if !p.is_null() {
@@ -289,6 +303,38 @@ pub fn huge_requests_fail<M: Malloc>(heap: &M) -> Result<(), String> {
         ));
     }
     release(heap, keep)
+}
+
+/// The heap check sees a block header that a buggy program overwrote (as
+/// malloc lab's `mm_checkheap` must): `check()` is the tool every other
+/// test leans on, so a check that always says "fine" must not pass.
+pub fn check_finds_a_broken_header<M: Malloc>(heap: &M) -> Result<(), String> {
+    let blocks: Vec<*mut u8> = (0..5)
+        .map(|id| new_block(heap, 64, id))
+        .collect::<Result<_, _>>()?;
+    let victim = blocks[2].wrapping_sub(ALIGN);
+    let mut saved = [0u8; ALIGN];
+    // SAFETY: the ALIGN bytes before a payload are its block's header, in
+    // the allocator's own memory; they are put back before any other call.
+    unsafe {
+        victim.copy_to_nonoverlapping(saved.as_mut_ptr(), ALIGN);
+        victim.write_bytes(0xA5, ALIGN);
+    }
+    let verdict = heap.check();
+    // SAFETY: as above.
+    unsafe { victim.copy_from_nonoverlapping(saved.as_ptr(), ALIGN) };
+    if verdict.is_ok() {
+        return Err(
+            "check() said the heap is fine after the header before a live block was \
+             overwritten with 0xA5 bytes"
+                .to_string(),
+        );
+    }
+    checked(heap, "after the header was put back")?;
+    for p in blocks {
+        release(heap, p)?;
+    }
+    Ok(())
 }
 
 /// `usable_size(p)` is at least the size asked, and all of it is writable.
