@@ -47,7 +47,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     /// `header` is a live mapped block of ours.
     pub(crate) unsafe fn free_mapped(&mut self, header: *mut Header) {
         // SAFETY: a live mapped block's header is valid.
-        let (size, bytes) = unsafe { ((*header).size, (*header).span()) };
+        let (size, bytes) = unsafe { ((*header).size(), (*header).span()) };
         let start = mapping_start::<P>(header);
         // SAFETY: the whole mapping is ours and the block is being freed.
         unsafe { self.pages.unmap(start, bytes) };
@@ -75,7 +75,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
     pub(crate) unsafe fn realloc_mapped(&mut self, ptr: *mut u8, size: usize) -> *mut u8 {
         let header = Header::of(ptr);
         // SAFETY: a live mapped block's header is valid.
-        let (old, bytes) = unsafe { ((*header).size, (*header).span()) };
+        let (old, bytes) = unsafe { ((*header).size(), (*header).span()) };
         let start = mapping_start::<P>(header);
         // ANCHOR: remap
         if size >= self.settings.mmap_threshold && start.as_ptr() == header.cast() {

@@ -268,7 +268,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         if block.tag() != Some(Tag::Live) {
             return; // The checks in `Threaded::free` stop this before.
         }
-        self.tally.free(block.size);
+        self.tally.free(block.size());
         // SAFETY: a live block of ours, given back.
         unsafe { self.free_and_merge(header) };
     }
@@ -291,12 +291,12 @@ impl<S: Break, P: Pages> Heap<S, P> {
             return unsafe { self.realloc_mapped(ptr, size) };
         }
         // SAFETY: a live block has a header just before its payload.
-        let old = unsafe { (*header).size };
+        let old = unsafe { (*header).size() };
         let span = HEADER + payload_size(self.room(size));
         // SAFETY: a live block of ours; `resize_in_place` keeps it whole.
         if unsafe { self.resize_in_place(header, span) } {
             // SAFETY: as above.
-            unsafe { (*header).size = size };
+            unsafe { (*header).set_size(size) };
             self.tally.resize(old, size);
             // SAFETY: a live block of at least `size` bytes.
             return unsafe { self.guarded(ptr) };
@@ -407,7 +407,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
         let block = unsafe { &*header };
         if self.debug.load(core::sync::atomic::Ordering::Relaxed) {
             // The rest is guard bytes: not the program's to use.
-            return block.size;
+            return block.size();
         }
         if block.tag() == Some(Tag::Mapped) {
             // Up to the end of the mapping.
