@@ -8,8 +8,14 @@ use malloc_core::{ALIGN, MAX_REQUEST, Malloc};
 use crate::fill;
 
 /// Sizes every edge test walks through: tiny, class boundaries ±1, a page,
-/// the mmap threshold ±1, a few MiB.
-pub const SIZES: &[usize] = &[
+/// the mmap threshold ±1, a few MiB. Under Miri, one of each kind.
+pub const SIZES: &[usize] = if cfg!(miri) { MIRI_SIZES } else { ALL_SIZES };
+
+/// [`SIZES`] under Miri, which interprets every step (and every heap check).
+const MIRI_SIZES: &[usize] = &[0, 1, 17, 1025, 131071, 131073, 3 << 20];
+
+/// [`SIZES`] on the machine.
+const ALL_SIZES: &[usize] = &[
     0,
     1,
     15,
@@ -212,7 +218,12 @@ pub fn memalign_every_power<M: Malloc>(heap: &M) -> Result<(), String> {
     let mut blocks = Vec::new();
     for shift in 0..=20 {
         let align = 1usize << shift;
-        for size in [1, 100, align + 1] {
+        let sizes: &[usize] = if cfg!(miri) {
+            &[1, align + 1]
+        } else {
+            &[1, 100, align + 1]
+        };
+        for &size in sizes {
             let counted = heap.stats().memaligns;
             let p = heap.memalign(align, size);
             if p.is_null() {

@@ -90,15 +90,20 @@ pub fn variant<M: malloc_core::Malloc>(
 
 /// Instantiates the whole suite for one allocator: `suite!(name, make)`
 /// expands to `mod name { ... }` with one `#[test]` per check. `make` is a
-/// closure that returns a fresh allocator; each test calls it.
+/// closure that returns a fresh allocator; each test calls it. Attributes
+/// before the name go on every test (Miri cannot run the real sources):
 ///
 /// ```ignore
 /// conformance::suite!(stage1_sim, || stage1_bump::Bump::with_source(malloc_core::SimBreak::new()));
-/// conformance::suite!(stage1_real, || stage1_bump::Bump::new());
+/// conformance::suite!(
+///     #[cfg_attr(miri, ignore = "the real break: Miri cannot run sbrk")]
+///     stage1_real,
+///     || stage1_bump::Bump::new()
+/// );
 /// ```
 #[macro_export]
 macro_rules! suite {
-    ($name:ident, $make:expr) => {
+    ($(#[$attr:meta])* $name:ident, $make:expr) => {
         mod $name {
             // `make` may name what the calling file imported.
             #[allow(unused_imports)]
@@ -109,54 +114,67 @@ macro_rules! suite {
             }
 
             #[test]
+            $(#[$attr])*
             fn malloc_zero() {
                 $crate::pass($crate::edge::malloc_zero(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn free_null() {
                 $crate::pass($crate::edge::free_null(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn realloc_null() {
                 $crate::pass($crate::edge::realloc_null(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn realloc_to_zero() {
                 $crate::pass($crate::edge::realloc_to_zero(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn realloc_keeps_data() {
                 $crate::pass($crate::edge::realloc_keeps_data(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn calloc_zeroes() {
                 $crate::pass($crate::edge::calloc_zeroes(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn calloc_zeroes_reused() {
                 $crate::pass($crate::edge::calloc_zeroes_reused(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn calloc_overflow() {
                 $crate::pass($crate::edge::calloc_overflow(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn memalign_every_power() {
                 $crate::pass($crate::edge::memalign_every_power(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn memalign_rejects_bad_alignment() {
                 $crate::pass($crate::edge::memalign_rejects_bad_alignment(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn huge_requests_fail() {
                 $crate::pass($crate::edge::huge_requests_fail(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn usable_size_covers_request() {
                 $crate::pass($crate::edge::usable_size_covers_request(&make()));
             }
             #[test]
+            $(#[$attr])*
             fn differential() {
                 $crate::pass($crate::differential::differential(
                     make,
@@ -164,11 +182,12 @@ macro_rules! suite {
                 ));
             }
             #[test]
+            $(#[$attr])*
             fn threads() {
                 $crate::pass($crate::threads::threads(
                     &$crate::malloc_core::GlobalMalloc(make()),
                     4,
-                    50_000,
+                    if cfg!(miri) { 100 } else { 50_000 },
                 ));
             }
         }

@@ -8,7 +8,8 @@
 //! - tests/lessons.rs: from stage 2 on, the stage's lesson (a test named
 //!   `stageN_...`), run on the stage and on the one before;
 //! - tests/faults.rs and tests/stress.rs: out of memory, random failures of
-//!   the sources, and eight threads, on each stage.
+//!   the sources, and eight threads, on each stage;
+//! - .ci/miri: the stage's crate among the packages Miri tests.
 //!
 //! These files name each stage's type, so they list the stages by hand;
 //! this test is what keeps the lists whole.
@@ -23,6 +24,7 @@ fn tests_dir() -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads the tests folder: Miri keeps tests from files")]
 fn every_stage_has_its_test_files() {
     let dir = tests_dir();
     let mut problems = Vec::new();
@@ -64,6 +66,7 @@ fn every_stage_has_its_test_files() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads the tests folder: Miri keeps tests from files")]
 fn every_stage_from_2_on_has_a_lesson_test() {
     let lessons = std::fs::read_to_string(tests_dir().join("lessons.rs")).unwrap();
     let mut problems = Vec::new();
@@ -83,6 +86,7 @@ fn every_stage_from_2_on_has_a_lesson_test() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads the tests folder: Miri keeps tests from files")]
 fn every_stage_runs_in_the_fault_and_stress_tests() {
     let read = |file: &str| std::fs::read_to_string(tests_dir().join(file)).unwrap();
     let (faults, stress) = (read("faults.rs"), read("stress.rs"));
@@ -115,6 +119,7 @@ fn every_stage_runs_in_the_fault_and_stress_tests() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads the tests folder: Miri keeps tests from files")]
 fn no_test_file_is_for_a_stage_the_manifest_lacks() {
     let mut problems = Vec::new();
     for entry in std::fs::read_dir(tests_dir()).unwrap() {
@@ -133,5 +138,24 @@ fn no_test_file_is_for_a_stage_the_manifest_lacks() {
             ));
         }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "reads the tests folder: Miri keeps tests from files")]
+fn every_stage_runs_under_miri() {
+    let script = tests_dir().join("../../.ci/miri");
+    let script = std::fs::read_to_string(script).unwrap();
+    let problems: Vec<String> = STAGES
+        .iter()
+        .filter(|stage| !script.contains(&format!("-p {}\n", stage.package())))
+        .map(|stage| {
+            format!(
+                "{}: .ci/miri does not run its tests under Miri: add `-p {}` to its packages",
+                stage.label(),
+                stage.package()
+            )
+        })
+        .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

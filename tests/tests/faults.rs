@@ -7,7 +7,8 @@ use conformance::faults::{out_of_memory, random_failures};
 use conformance::pass;
 use malloc_core::{SimBreak, SimPages};
 
-const LIMIT: usize = 1 << 20;
+/// The source's limit: under Miri smaller, as every byte filled costs.
+const LIMIT: usize = if cfg!(miri) { 256 << 10 } else { 1 << 20 };
 
 #[test]
 fn stage1_out_of_memory() {
@@ -92,6 +93,7 @@ fn broken_pages(seed: u64) -> SimPages {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage1_random_failures() {
     pass(random_failures(
         |seed| stage1_bump::Bump::with_source(broken_break(seed)),
@@ -100,6 +102,7 @@ fn stage1_random_failures() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage2_random_failures() {
     pass(random_failures(
         |seed| stage2_buckets::Buckets::with_source(broken_break(seed)),
@@ -108,6 +111,7 @@ fn stage2_random_failures() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage3_random_failures() {
     pass(random_failures(
         |seed| stage3_freelist::FreeLists::with_source(broken_break(seed)),
@@ -116,6 +120,7 @@ fn stage3_random_failures() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage4_random_failures() {
     pass(random_failures(
         |seed| stage4_split::Split::with_source(broken_break(seed)),
@@ -124,6 +129,7 @@ fn stage4_random_failures() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage5_random_failures() {
     pass(random_failures(
         |seed| stage5_mmap::Mmap::with_sources(broken_break(seed), broken_pages(seed)),
@@ -132,6 +138,7 @@ fn stage5_random_failures() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage6_random_failures() {
     pass(random_failures(
         |seed| stage6_tuned::Tuned::with_sources(broken_break(seed), broken_pages(seed)),
@@ -140,6 +147,7 @@ fn stage6_random_failures() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage7_random_failures() {
     pass(random_failures(
         |seed| stage7_merge::Merge::with_sources(broken_break(seed), broken_pages(seed)),
@@ -148,6 +156,7 @@ fn stage7_random_failures() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage8_random_failures() {
     pass(random_failures(
         |seed| stage8_hardened::Hardened::with_sources(broken_break(seed), broken_pages(seed)),
@@ -156,6 +165,7 @@ fn stage8_random_failures() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "under Miri, out_of_memory tests the failing sources")]
 fn stage9_random_failures() {
     pass(random_failures(
         |seed| stage9_threads::Threaded::with_sources(broken_break(seed), broken_pages(seed)),

@@ -24,6 +24,10 @@ fn learned(lesson: &str, stage: Result<String, String>, before: Result<String, S
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage2_realloc_inside_a_class_moves_nothing() {
     learned(
         "stage 2 over 1: realloc inside a class",
@@ -33,6 +37,10 @@ fn stage2_realloc_inside_a_class_moves_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage3_churn_keeps_the_footprint_flat() {
     let pairs = 1_000_000;
     learned(
@@ -43,6 +51,10 @@ fn stage3_churn_keeps_the_footprint_flat() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage4_phase_change_takes_no_new_memory() {
     learned(
         "stage 4 over 3: 10,000 × 1024 freed, then 40,000 × 64",
@@ -52,6 +64,10 @@ fn stage4_phase_change_takes_no_new_memory() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage5_a_freed_big_block_goes_back() {
     learned(
         "stage 5 over 4: malloc and free 10 MiB",
@@ -61,6 +77,10 @@ fn stage5_a_freed_big_block_goes_back() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage6_no_syscall_storm_for_256_kib() {
     let rounds = 10_000;
     learned(
@@ -77,6 +97,10 @@ fn stage6_no_syscall_storm_for_256_kib() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage6_a_grown_buffer_freed_at_the_top_goes_back() {
     learned(
         "stage 6 over 5: a buffer grown by realloc to 4 MiB at the top, then freed",
@@ -86,6 +110,10 @@ fn stage6_a_grown_buffer_freed_at_the_top_goes_back() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage7_a_burst_freed_in_reverse_goes_back_to_the_os() {
     learned(
         "stage 7 over 6: a burst of 1,000 × 5000 bytes, freed in reverse",
@@ -95,6 +123,10 @@ fn stage7_a_burst_freed_in_reverse_goes_back_to_the_os() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage7_freed_neighbours_merge() {
     learned(
         "stage 7 over 6: 1,000 neighbours of 1000 B freed, then 300 × 3000 B",
@@ -104,6 +136,10 @@ fn stage7_freed_neighbours_merge() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage8_misuse_stops_the_program() {
     learned(
         "stage 8 over 7: double frees, foreign pointers and overwritten headers",
@@ -113,6 +149,10 @@ fn stage8_misuse_stops_the_program() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "thousands of calls to show its number: hours under Miri"
+)]
 fn stage9_the_lock_is_rarely_taken() {
     learned(
         "stage 9 over 8: lock acquisitions, alone and with a producer and a consumer",

@@ -61,61 +61,73 @@ fn aborts(name: &str) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn a_double_free_of_a_small_block_aborts() {
     aborts("double-free-small");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn a_double_free_of_a_large_block_aborts() {
     aborts("double-free-large");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn a_double_free_of_a_block_merged_into_its_neighbour_aborts() {
     aborts("double-free-after-a-merge");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn a_misaligned_pointer_aborts() {
     aborts("misaligned");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn a_pointer_inside_a_block_aborts() {
     aborts("interior");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn realloc_of_a_freed_block_aborts() {
     aborts("realloc-freed");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn an_overwritten_header_aborts() {
     aborts("header-overwritten");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn a_free_list_link_overwritten_after_free_aborts() {
     aborts("write-after-free-into-a-link");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn an_address_written_over_a_free_list_link_aborts() {
     aborts("write-after-free-pointer-into-a-link");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn the_debug_mode_reports_a_write_after_free() {
     aborts("debug-write-after-free");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn the_debug_mode_reports_an_overflow_at_the_next_check() {
     aborts("debug-overflow-into-the-next-header");
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forks a child process: Miri cannot fork")]
 fn the_debug_mode_reports_an_overflow_into_guard_bytes_on_free() {
     aborts("debug-overflow-into-guard-bytes");
 }

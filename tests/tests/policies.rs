@@ -39,6 +39,10 @@ fn every_variant<M: Malloc>(stage: u32, make: impl Fn(Policy) -> M) {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a hundred variants are too slow interpreted: Miri runs each stage\'s own policy"
+)]
 fn stage3_every_policy() {
     every_variant(3, |p| {
         stage3_freelist::FreeLists::with_source(SimBreak::new()).with_policy(p)
@@ -46,6 +50,10 @@ fn stage3_every_policy() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a hundred variants are too slow interpreted: Miri runs each stage\'s own policy"
+)]
 fn stage4_every_policy() {
     every_variant(4, |p| {
         stage4_split::Split::with_source(SimBreak::new()).with_policy(p)
@@ -53,6 +61,10 @@ fn stage4_every_policy() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a hundred variants are too slow interpreted: Miri runs each stage\'s own policy"
+)]
 fn stage5_every_policy() {
     every_variant(5, |p| {
         stage5_mmap::Mmap::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
@@ -60,6 +72,10 @@ fn stage5_every_policy() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a hundred variants are too slow interpreted: Miri runs each stage\'s own policy"
+)]
 fn stage6_every_policy() {
     every_variant(6, |p| {
         stage6_tuned::Tuned::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
@@ -67,6 +83,10 @@ fn stage6_every_policy() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a hundred variants are too slow interpreted: Miri runs each stage\'s own policy"
+)]
 fn stage7_every_policy() {
     every_variant(7, |p| {
         stage7_merge::Merge::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
@@ -74,6 +94,10 @@ fn stage7_every_policy() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a hundred variants are too slow interpreted: Miri runs each stage\'s own policy"
+)]
 fn stage8_every_policy() {
     every_variant(8, |p| {
         stage8_hardened::Hardened::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)
@@ -81,6 +105,10 @@ fn stage8_every_policy() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a hundred variants are too slow interpreted: Miri runs each stage\'s own policy"
+)]
 fn stage9_every_policy() {
     every_variant(9, |p| {
         stage9_threads::Threaded::with_sources(SimBreak::new(), SimPages::new()).with_policy(p)

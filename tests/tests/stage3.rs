@@ -5,13 +5,20 @@ use malloc_core::SimBreak;
 use stage3_freelist::FreeLists;
 
 conformance::suite!(sim, || FreeLists::with_source(SimBreak::new()));
-conformance::suite!(sim_foreign_gaps, || FreeLists::with_source(
-    SimBreak::new().with_foreign_gaps(3)
-));
-conformance::suite!(real_break, FreeLists::new);
+conformance::suite!(
+    #[cfg_attr(miri, ignore = "under Miri the suite runs once, on `sim`")]
+    sim_foreign_gaps,
+    || FreeLists::with_source(SimBreak::new().with_foreign_gaps(3))
+);
+conformance::suite!(
+    #[cfg_attr(miri, ignore = "the real break: Miri cannot run sbrk")]
+    real_break,
+    FreeLists::new
+);
 
 /// The picture the book shows of this stage's heap after the fixed sequence.
 #[test]
+#[cfg_attr(miri, ignore = "reads its snapshot file: Miri keeps tests from files")]
 fn heap_map_after_fixed_sequence() {
     let heap = FreeLists::with_source(SimBreak::new());
     insta::assert_snapshot!(conformance::faults::fixed_sequence(&heap));

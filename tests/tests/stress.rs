@@ -11,6 +11,7 @@ const THREADS: usize = 8;
 const OPS: usize = 200_000;
 
 #[test]
+#[cfg_attr(miri, ignore = "the real sources: Miri cannot run sbrk or mmap")]
 fn eight_threads_on_every_stage() {
     pass(stress(
         &GlobalMalloc(stage1_bump::Bump::new()),

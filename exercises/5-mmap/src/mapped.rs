@@ -80,7 +80,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
 
 /// The start of a mapped block's mapping: the start of its header's page.
 pub fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
-    let start = header as usize & !(P::PAGE - 1);
+    let start = header.cast::<u8>().map_addr(|a| a & !(P::PAGE - 1));
     // SAFETY: a header's page starts at a non-zero address.
-    unsafe { NonNull::new_unchecked(start as *mut u8) }
+    unsafe { NonNull::new_unchecked(start) }
 }

@@ -23,20 +23,24 @@ use crate::misuse::corrupted;
 /// free, an overflow) leaves a link that decodes to a misaligned address
 /// almost always: the allocator notices, instead of handing out memory
 /// anywhere an attacker chose.
+///
+/// The mixed link stays a pointer (`map_addr` changes only its address), so
+/// it decodes to a pointer that may still reach the target block.
 // EXERCISE BODY: protect
-fn protect(at: *mut usize, target: *mut Header) -> usize {
+fn protect(at: *mut *mut Header, target: *mut Header) -> *mut Header {
     // Return the value a link to `target` is stored as in the word at `at`:
     // the target's address mixed with the address bits of the word that holds
     // it, so that a stray write decodes to garbage (glibc's safe-linking).
     todo!("hole `protect`");
 }
 
-/// Stores the link to `target` in the word at `at`.
+/// Stores the link to `target` in the word at `at`: as a pointer, never as
+/// a bare number, so that it keeps the right to reach its block.
 ///
 /// # Safety
 ///
 /// `at` is a link word of a free block of ours.
-unsafe fn write_link(at: *mut usize, target: *mut Header) {
+unsafe fn write_link(at: *mut *mut Header, target: *mut Header) {
     // SAFETY: the caller gives a word we may write.
     unsafe { at.write(protect(at, target)) };
 }
@@ -47,7 +51,7 @@ unsafe fn write_link(at: *mut usize, target: *mut Header) {
 /// # Safety
 ///
 /// `at` is a link word of a free block of ours.
-unsafe fn read_link(at: *mut usize) -> *mut Header {
+unsafe fn read_link(at: *mut *mut Header) -> *mut Header {
     // A link word in the first page is a null block's: a list was read
     // past its end (its count says more blocks than its links reach).
     debug_assert!(
@@ -56,7 +60,7 @@ unsafe fn read_link(at: *mut usize) -> *mut Header {
          blocks than its links reach"
     );
     // SAFETY: the caller gives a word we wrote a link into.
-    let target = protect(at, unsafe { at.read() } as *mut Header) as *mut Header;
+    let target = protect(at, unsafe { at.read() });
     // EXERCISE: link_check
     // A link that does not decode to a 16-aligned address was overwritten:
     // stop the program with `corrupted` and the words "a free-list link was
@@ -68,12 +72,12 @@ unsafe fn read_link(at: *mut usize) -> *mut Header {
 // ANCHOR_END: safe_link
 
 /// Where a free block keeps its forward link: its first payload word.
-fn next_link(header: *mut Header) -> *mut usize {
+fn next_link(header: *mut Header) -> *mut *mut Header {
     header.cast::<u8>().wrapping_add(HEADER).cast()
 }
 
 /// Where a free block keeps its back link: its header's `size` word.
-fn prev_link(header: *mut Header) -> *mut usize {
+fn prev_link(header: *mut Header) -> *mut *mut Header {
     header.cast()
 }
 
@@ -384,7 +388,7 @@ impl Bins {
                 let at = next_link(last);
                 // SAFETY: the caller checked `last` is a free block of ours
                 // before asking for the block after it.
-                next = protect(at, unsafe { at.read() } as *mut Header) as *mut Header;
+                next = protect(at, unsafe { at.read() });
             }
             last = next;
             (!next.is_null()).then_some(next)

@@ -150,7 +150,7 @@ unsafe fn guard_bytes<'a, P: Pages>(payload: *mut u8) -> &'a mut [u8] {
     // SAFETY: a live block's header is valid; its memory runs to the end of
     // its span (from the start of its mapping, for a mapped block).
     unsafe {
-        let (size, span) = ((*header).size, (*header).span());
+        let (size, span) = ((*header).size(), (*header).span());
         let start = match (*header).tag() {
             Some(Tag::Mapped) => mapping_start::<P>(header).as_ptr(),
             _ => header.cast::<u8>(),

@@ -30,7 +30,7 @@ impl<S: Break, P: Pages> Threaded<S, P> {
         // SAFETY: a cached block is ours, and this thread's alone. Only its
         // size changes: its tag is still `Live`, and the heap may be setting
         // a flag in the same word (see `Header`).
-        unsafe { (*header).size = size };
+        unsafe { (*header).set_size(size) };
         Some(header.cast::<u8>().wrapping_add(HEADER))
     }
 
@@ -55,12 +55,12 @@ impl<S: Break, P: Pages> Threaded<S, P> {
         };
         let depth = self.depth.load(Ordering::Relaxed);
         // SAFETY: the caller gives the block back; nobody uses it now.
-        if unsafe { cache.push(class, header, block.size, depth) } {
+        if unsafe { cache.push(class, header, block.size(), depth) } {
             return true;
         }
         self.flush(cache, class, depth / 2);
         // SAFETY: as above; the bin has room now.
-        unsafe { cache.push(class, header, block.size, depth) }
+        unsafe { cache.push(class, header, block.size(), depth) }
     }
     // ANCHOR_END: fast_malloc
 

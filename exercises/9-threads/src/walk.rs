@@ -45,7 +45,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 // SAFETY: `at` is inside the used part of a region, where the
                 // blocks lie end to end, so a header starts here.
                 let (tag, size, span) =
-                    unsafe { ((*header).tag(), (*header).size, (*header).span()) };
+                    unsafe { ((*header).tag(), (*header).size(), (*header).span()) };
                 let bad = |problem| HeapError::new(header as usize, problem);
                 let tag = tag.ok_or(bad("block header has no valid tag"))?;
                 if span < HEADER || span > end as usize - at as usize {

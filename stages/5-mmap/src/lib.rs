@@ -250,7 +250,9 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
         // ANCHOR: bump
         // The payload must be aligned, and the header sits just before it.
-        let payload = align_up(self.bump as usize + HEADER, align) as *mut u8;
+        // (map_addr changes the address but keeps the pointer a pointer:
+        // one made from a bare number may not be used to reach memory.)
+        let payload = self.bump.map_addr(|a| align_up(a + HEADER, align));
         let header = payload.wrapping_sub(HEADER).cast::<Header>();
         let padding = header as usize - self.bump as usize;
         if padding > 0 {

@@ -20,18 +20,15 @@ impl<S: Break, P: Pages> Heap<S, P> {
         let Some(start) = self.pages.map(bytes) else {
             return ptr::null_mut();
         };
-        let start = start.as_ptr() as usize;
-        let payload = align_up(start + HEADER, align);
-        let header = (payload - HEADER) as *mut Header;
+        let start = start.as_ptr();
+        let payload = start.map_addr(|a| align_up(a + HEADER, align));
+        let header = payload.wrapping_sub(HEADER).cast::<Header>();
         // The mapping must start in the header's page: `free` finds it
         // there. Whole pages before it (big alignments) go back at once.
-        let head = (header as usize & !(page - 1)) - start;
+        let head = (header.addr() & !(page - 1)) - start.addr();
         if head > 0 {
             // SAFETY: leading pages of our new mapping, unused.
-            unsafe {
-                self.pages
-                    .unmap(NonNull::new_unchecked(start as *mut u8), head)
-            };
+            unsafe { self.pages.unmap(NonNull::new_unchecked(start), head) };
         }
         // SAFETY: the header lies in the mapping, before the payload.
         unsafe { header.write(Header::new(Tag::Mapped, size, bytes - head)) };
@@ -39,7 +36,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         self.mapped_bytes += size;
         self.tally.malloc(size);
         self.note_footprint();
-        payload as *mut u8
+        payload
     }
 
     /// Gives the mapping of a mapped block back to the OS.
@@ -111,7 +108,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
 
 /// The start of a mapped block's mapping: the start of its header's page.
 pub fn mapping_start<P: Pages>(header: *mut Header) -> NonNull<u8> {
-    let start = header as usize & !(P::PAGE - 1);
+    let start = header.cast::<u8>().map_addr(|a| a & !(P::PAGE - 1));
     // SAFETY: a header's page starts at a non-zero address.
-    unsafe { NonNull::new_unchecked(start as *mut u8) }
+    unsafe { NonNull::new_unchecked(start) }
 }

@@ -13,14 +13,15 @@ use malloc_core::policy::{Fit, Order};
 
 use crate::block::{HEADER, Header};
 
-/// Stores the link to `target` in the word at `at`.
+/// Stores the link to `target` in the word at `at`: as a pointer, never as
+/// a bare number, so that it keeps the right to reach its block.
 ///
 /// # Safety
 ///
 /// `at` is a link word of a free block of ours.
-unsafe fn write_link(at: *mut usize, target: *mut Header) {
+unsafe fn write_link(at: *mut *mut Header, target: *mut Header) {
     // SAFETY: the caller gives a word we may write.
-    unsafe { at.write(target as usize) };
+    unsafe { at.write(target) };
 }
 
 /// Reads the link stored in the word at `at`.
@@ -28,18 +29,18 @@ unsafe fn write_link(at: *mut usize, target: *mut Header) {
 /// # Safety
 ///
 /// `at` is a link word of a free block of ours.
-unsafe fn read_link(at: *mut usize) -> *mut Header {
+unsafe fn read_link(at: *mut *mut Header) -> *mut Header {
     // SAFETY: the caller gives a word we wrote a link into.
-    unsafe { at.read() as *mut Header }
+    unsafe { at.read() }
 }
 
 /// Where a free block keeps its forward link: its first payload word.
-fn next_link(header: *mut Header) -> *mut usize {
+fn next_link(header: *mut Header) -> *mut *mut Header {
     header.cast::<u8>().wrapping_add(HEADER).cast()
 }
 
 /// Where a free block keeps its back link: its header's `size` word.
-fn prev_link(header: *mut Header) -> *mut usize {
+fn prev_link(header: *mut Header) -> *mut *mut Header {
     header.cast()
 }
 

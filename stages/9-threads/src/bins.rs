@@ -23,18 +23,22 @@ use crate::misuse::corrupted;
 /// free, an overflow) leaves a link that decodes to a misaligned address
 /// almost always: the allocator notices, instead of handing out memory
 /// anywhere an attacker chose.
+///
+/// The mixed link stays a pointer (`map_addr` changes only its address), so
+/// it decodes to a pointer that may still reach the target block.
 #[inline]
-fn protect(at: *mut usize, target: *mut Header) -> usize {
-    (at as usize >> 12) ^ target as usize
+fn protect(at: *mut *mut Header, target: *mut Header) -> *mut Header {
+    target.map_addr(|a| a ^ (at.addr() >> 12))
 }
 
-/// Stores the link to `target` in the word at `at`.
+/// Stores the link to `target` in the word at `at`: as a pointer, never as
+/// a bare number, so that it keeps the right to reach its block.
 ///
 /// # Safety
 ///
 /// `at` is a link word of a free block of ours.
 #[inline]
-pub(crate) unsafe fn write_link(at: *mut usize, target: *mut Header) {
+pub(crate) unsafe fn write_link(at: *mut *mut Header, target: *mut Header) {
     // SAFETY: the caller gives a word we may write.
     unsafe { at.write(protect(at, target)) };
 }
@@ -46,7 +50,7 @@ pub(crate) unsafe fn write_link(at: *mut usize, target: *mut Header) {
 ///
 /// `at` is a link word of a free block of ours.
 #[inline]
-pub(crate) unsafe fn read_link(at: *mut usize) -> *mut Header {
+pub(crate) unsafe fn read_link(at: *mut *mut Header) -> *mut Header {
     // A link word in the first page is a null block's: a list was read
     // past its end (its count says more blocks than its links reach).
     debug_assert!(
@@ -55,7 +59,7 @@ pub(crate) unsafe fn read_link(at: *mut usize) -> *mut Header {
          blocks than its links reach"
     );
     // SAFETY: the caller gives a word we wrote a link into.
-    let target = protect(at, unsafe { at.read() } as *mut Header) as *mut Header;
+    let target = protect(at, unsafe { at.read() });
     if !(target as usize).is_multiple_of(ALIGN) {
         corrupted(at.cast(), "a free-list link was overwritten");
     }
@@ -65,12 +69,12 @@ pub(crate) unsafe fn read_link(at: *mut usize) -> *mut Header {
 
 /// Where a free block keeps its forward link: its first payload word.
 #[inline]
-pub(crate) fn next_link(header: *mut Header) -> *mut usize {
+pub(crate) fn next_link(header: *mut Header) -> *mut *mut Header {
     header.cast::<u8>().wrapping_add(HEADER).cast()
 }
 
 /// Where a free block keeps its back link: its header's `size` word.
-fn prev_link(header: *mut Header) -> *mut usize {
+fn prev_link(header: *mut Header) -> *mut *mut Header {
     header.cast()
 }
 
@@ -381,7 +385,7 @@ impl Bins {
                 let at = next_link(last);
                 // SAFETY: the caller checked `last` is a free block of ours
                 // before asking for the block after it.
-                next = protect(at, unsafe { at.read() } as *mut Header) as *mut Header;
+                next = protect(at, unsafe { at.read() });
             }
             last = next;
             (!next.is_null()).then_some(next)

@@ -39,15 +39,17 @@ const PREV_FREE: usize = 8;
 /// low four bits of `span_tag` are free: the tag and the [`PREV_FREE`] flag
 /// live there, as dlmalloc keeps its flags in the low bits of its size.
 ///
-/// `span_tag` is an atomic word (read and written with plain, relaxed loads
-/// and stores): freeing a block sets the flag in its *neighbour's* header,
-/// under the heap's lock, while the neighbour's owner may be reading its own
-/// header in the lock-free fast path.
+/// Both words are atomic (read and written with plain, relaxed loads and
+/// stores): freeing a block sets the flag in its *neighbour's* header,
+/// under the heap's lock, while the neighbour's owner may be writing its
+/// own header in the lock-free fast path. Even a `&Header` made to read the
+/// neighbour's flag counts as a read of every plain word in it, so a plain
+/// `size` would race with its owner's writes (Miri found that race).
 #[repr(C)]
 pub struct Header {
     /// Bytes requested (0 for padding and for blocks in a thread cache). A
     /// free block keeps its free-list back link here instead.
-    pub size: usize,
+    size: AtomicUsize,
     /// The block's span in bytes, with its [`Tag`] and [`PREV_FREE`] flag in
     /// the low four bits.
     span_tag: AtomicUsize,
@@ -61,9 +63,21 @@ impl Header {
     pub fn new(tag: Tag, size: usize, span: usize) -> Self {
         debug_assert!(span.is_multiple_of(ALIGN) && span >= HEADER);
         Header {
-            size,
+            size: AtomicUsize::new(size),
             span_tag: AtomicUsize::new(span | tag as usize),
         }
+    }
+
+    /// Bytes requested (0 for padding and for blocks in a thread cache).
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// Changes the requested bytes.
+    #[inline]
+    pub fn set_size(&self, size: usize) {
+        self.size.store(size, Ordering::Relaxed);
     }
 
     /// The header of the block whose payload starts at `payload`.
@@ -131,7 +145,7 @@ impl Header {
     /// its span.
     #[inline]
     pub fn reuse(&mut self, size: usize) {
-        self.size = size;
+        self.set_size(size);
         self.set_tag(Tag::Live);
     }
 

@@ -224,7 +224,7 @@ impl ThreadCache {
         unsafe {
             write_link(next_link(header), bin.head);
             key_word(header).write(KEY);
-            (*header).size = 0;
+            (*header).set_size(0);
         }
         bin.head = header;
         bin.len += 1;

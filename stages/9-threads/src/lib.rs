@@ -266,7 +266,9 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
         // ANCHOR: bump
         // The payload must be aligned, and the header sits just before it.
-        let payload = align_up(self.bump as usize + HEADER, align) as *mut u8;
+        // (map_addr changes the address but keeps the pointer a pointer:
+        // one made from a bare number may not be used to reach memory.)
+        let payload = self.bump.map_addr(|a| align_up(a + HEADER, align));
         let header = payload.wrapping_sub(HEADER).cast::<Header>();
         let padding = header as usize - self.bump as usize;
         if padding > 0 {
@@ -303,7 +305,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
         if block.tag() != Some(Tag::Live) {
             return; // The checks in `Threaded::free` stop this before.
         }
-        self.tally.free(block.size);
+        self.tally.free(block.size());
         // SAFETY: a live block of ours, given back.
         unsafe { self.free_and_merge(header) };
     }
@@ -326,12 +328,12 @@ impl<S: Break, P: Pages> Heap<S, P> {
             return unsafe { self.realloc_mapped(ptr, size) };
         }
         // SAFETY: a live block has a header just before its payload.
-        let old = unsafe { (*header).size };
+        let old = unsafe { (*header).size() };
         let span = HEADER + payload_size(self.room(size));
         // SAFETY: a live block of ours; `resize_in_place` keeps it whole.
         if unsafe { self.resize_in_place(header, span) } {
             // SAFETY: as above.
-            unsafe { (*header).size = size };
+            unsafe { (*header).set_size(size) };
             self.tally.resize(old, size);
             // SAFETY: a live block of at least `size` bytes.
             return unsafe { self.guarded(ptr) };
@@ -442,7 +444,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
         let block = unsafe { &*header };
         if self.debug.load(core::sync::atomic::Ordering::Relaxed) {
             // The rest is guard bytes: not the program's to use.
-            return block.size;
+            return block.size();
         }
         if block.tag() == Some(Tag::Mapped) {
             // Up to the end of the mapping.

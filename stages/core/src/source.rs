@@ -291,6 +291,7 @@ impl Default for SimBreak {
 }
 
 impl Break for SimBreak {
+    // ANCHOR: sim_grow
     fn grow(&mut self, bytes: usize) -> Option<NonNull<u8>> {
         let gap =
             if self.gap_every > 0 && (self.stats.grow_calls + 1).is_multiple_of(self.gap_every) {
@@ -308,6 +309,7 @@ impl Break for SimBreak {
         self.stats.grew(total);
         NonNull::new(start)
     }
+    // ANCHOR_END: sim_grow
 
     unsafe fn shrink(&mut self, bytes: usize) -> bool {
         if bytes > self.top {

@@ -14,9 +14,19 @@ use crate::{HeapError, Malloc, Stats};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemMalloc;
 
+/// Whether Miri would stop the program for a request of `bytes` (with
+/// "resource exhaustion", where glibc returns null): under Miri, requests
+/// of more than 1 TiB get null without asking.
+fn too_big_for_miri(bytes: usize) -> bool {
+    cfg!(miri) && bytes > 1 << 40
+}
+
 // SAFETY: glibc's malloc keeps the Malloc contract (it is the contract).
 unsafe impl Malloc for SystemMalloc {
     fn malloc(&self, size: usize) -> *mut u8 {
+        if too_big_for_miri(size) {
+            return core::ptr::null_mut();
+        }
         // SAFETY: malloc accepts any size.
         unsafe { libc::malloc(size).cast() }
     }
@@ -27,18 +37,31 @@ unsafe impl Malloc for SystemMalloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        // `realloc(p, 0)` is undefined behaviour in C23 (Miri stops there);
+        // glibc frees the block and returns null, so say that in Rust.
+        if size == 0 && !ptr.is_null() {
+            // SAFETY: the caller passes a live block of glibc's.
+            unsafe { libc::free(ptr.cast()) };
+            return core::ptr::null_mut();
+        }
+        if too_big_for_miri(size) {
+            return core::ptr::null_mut(); // A failed realloc keeps the block.
+        }
         // SAFETY: the caller passes null or a live block of glibc's.
         unsafe { libc::realloc(ptr.cast(), size).cast() }
     }
 
     fn calloc(&self, count: usize, size: usize) -> *mut u8 {
+        if too_big_for_miri(count.saturating_mul(size)) {
+            return core::ptr::null_mut();
+        }
         // SAFETY: calloc checks the product itself.
         unsafe { libc::calloc(count, size).cast() }
     }
 
     fn memalign(&self, align: usize, size: usize) -> *mut u8 {
         let mut out: *mut libc::c_void = core::ptr::null_mut();
-        if !align.is_power_of_two() {
+        if !align.is_power_of_two() || too_big_for_miri(size.saturating_add(align)) {
             return out.cast();
         }
         let align = align.max(core::mem::size_of::<usize>());
