@@ -29,6 +29,8 @@ struct Table {
     top: usize,
     /// Live blocks: address to usable size.
     blocks: BTreeMap<usize, usize>,
+    /// `memalign` calls with more than ALIGN, as `Stats::memaligns` counts.
+    memaligns: u64,
 }
 
 impl Arena {
@@ -46,6 +48,7 @@ impl Arena {
             table: Mutex::new(Table {
                 top: 0,
                 blocks: BTreeMap::new(),
+                memaligns: 0,
             }),
         }
     }
@@ -101,6 +104,7 @@ unsafe impl Malloc for Arena {
         }
         table.top = start + usable - base;
         table.blocks.insert(start, usable);
+        table.memaligns += u64::from(align > ALIGN);
         start as *mut u8
     }
 
@@ -113,7 +117,10 @@ unsafe impl Malloc for Arena {
     }
 
     fn stats(&self) -> Stats {
-        Stats::default()
+        Stats {
+            memaligns: self.table().memaligns,
+            ..Stats::default()
+        }
     }
 
     fn check(&self) -> Result<(), HeapError> {
