@@ -29,8 +29,6 @@ struct Table {
     top: usize,
     /// Live blocks: address to usable size.
     blocks: BTreeMap<usize, usize>,
-    /// `memalign` calls with more than ALIGN, as `Stats::memaligns` counts.
-    memaligns: u64,
 }
 
 impl Arena {
@@ -48,7 +46,6 @@ impl Arena {
             table: Mutex::new(Table {
                 top: 0,
                 blocks: BTreeMap::new(),
-                memaligns: 0,
             }),
         }
     }
@@ -104,7 +101,6 @@ unsafe impl Malloc for Arena {
         }
         table.top = start + usable - base;
         table.blocks.insert(start, usable);
-        table.memaligns += u64::from(align > ALIGN);
         start as *mut u8
     }
 
@@ -117,10 +113,7 @@ unsafe impl Malloc for Arena {
     }
 
     fn stats(&self) -> Stats {
-        Stats {
-            memaligns: self.table().memaligns,
-            ..Stats::default()
-        }
+        Stats::default()
     }
 
     fn check(&self) -> Result<(), HeapError> {

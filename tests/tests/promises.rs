@@ -1,7 +1,9 @@
-//! Two promises every stage keeps that the suite cannot ask of any
-//! allocator (its own test allocator keeps its books in a side table and
-//! never forks):
+//! Promises every stage keeps that the suite cannot ask of any allocator
+//! (the system malloc has no stats; the suite's own test allocator keeps
+//! its books in a side table):
 //!
+//! - stats count a `memalign` only when its alignment is more than every
+//!   block has anyway (16 bytes): the others are plain mallocs;
 //! - the heap check sees a block header that a buggy program overwrote.
 //!   The check is the tool every other test leans on, so a check that
 //!   always answers "fine" must fail somewhere: here;
@@ -35,6 +37,28 @@ fn every_stage_sees_an_overwritten_header() {
         })
         .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn stats_count_memaligns_above_16_bytes() {
+    for (n, heap) in stages() {
+        for align in [1, 8, 16, 32, 4096] {
+            let counted = heap.stats().memaligns;
+            let p = heap.memalign(align, 24);
+            assert!(
+                !p.is_null(),
+                "stage {n}: memalign({align}, 24) returned null"
+            );
+            let expected = counted + u64::from(align > 16);
+            assert_eq!(
+                heap.stats().memaligns,
+                expected,
+                "stage {n}: stats().memaligns after memalign({align}, 24)"
+            );
+            // SAFETY: a live block of this heap.
+            unsafe { heap.free(p) };
+        }
+    }
 }
 
 #[test]
