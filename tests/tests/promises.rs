@@ -70,7 +70,12 @@ fn lock_for_fork_holds_other_threads_mallocs() {
             let worker = scope.spawn(|| {
                 let p = heap.malloc(64);
                 served.store(true, Ordering::SeqCst);
-                p as usize
+                if p.is_null() {
+                    return false;
+                }
+                // SAFETY: a live block of this heap, freed by its owner.
+                unsafe { heap.free(p) };
+                true
             });
             // Long enough for an unheld malloc to finish many times over;
             // a held one cannot finish at all, however long this is.
@@ -82,10 +87,8 @@ fn lock_for_fork_holds_other_threads_mallocs() {
                 !early,
                 "stage {n}: another thread's malloc finished while lock_for_fork held the heap"
             );
-            let p = worker.join().expect("the worker thread") as *mut u8;
-            assert!(!p.is_null(), "stage {n}: malloc(64) after the unlock");
-            // SAFETY: a live block of this heap.
-            unsafe { heap.free(p) };
+            let got = worker.join().expect("the worker thread");
+            assert!(got, "stage {n}: malloc(64) after the unlock returned null");
         });
     }
 }
