@@ -6,7 +6,8 @@
 //!   block has anyway (16 bytes): the others are plain mallocs;
 //! - the heap check sees a block header that a buggy program overwrote.
 //!   The check is the tool every other test leans on, so a check that
-//!   always answers "fine" must fail somewhere: here;
+//!   always answers "fine" must fail somewhere: here. Every way a header
+//!   can lie (a size or a span that is wrong but looks valid) is tried;
 //! - `lock_for_fork` holds every other thread's malloc until
 //!   `unlock_after_fork`, which the LD_PRELOAD library's `fork` relies on.
 
@@ -36,6 +37,126 @@ fn every_stage_sees_an_overwritten_header() {
                 .map(|problem| format!("stage {n}: {problem}"))
         })
         .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every stage's block header is the same two words before the payload
+/// (each stage's `block.rs`): the bytes asked, then the span with the tag
+/// in its low four bits.
+const SIZE_WORD: usize = 2;
+const SPAN_WORD: usize = 1;
+
+/// The header word `back` words before the payload `p`.
+fn word(p: *mut u8, back: usize) -> *mut usize {
+    p.wrapping_sub(back * size_of::<usize>()).cast()
+}
+
+/// A header that lies, and how to write the lie: `(word, new value)` pairs
+/// made from the two blocks it is given and their usable sizes.
+struct Lie {
+    what: &'static str,
+    write: fn([*mut u8; 2], [usize; 2]) -> Vec<(*mut usize, usize)>,
+    /// A span that cannot be walked is blamed on its own block, so that the
+    /// heap map points at the header that lies, not somewhere after it.
+    names_the_block: bool,
+}
+
+const LIES: [Lie; 5] = [
+    Lie {
+        what: "a live block's size shrunk by 16 bytes",
+        write: |[p, _], _| {
+            // SAFETY: (every read below) the header word of a live block.
+            let size = unsafe { *word(p, SIZE_WORD) };
+            vec![(word(p, SIZE_WORD), size - 16)]
+        },
+        names_the_block: false,
+    },
+    Lie {
+        what: "a live block's size grown past its usable bytes, and another's \
+               shrunk by as much (the total stays right)",
+        write: |[p, q], [usable, _]| {
+            // SAFETY: as above.
+            let (size_p, size_q) = unsafe { (*word(p, SIZE_WORD), *word(q, SIZE_WORD)) };
+            let more = usable + 1 - size_p;
+            vec![
+                (word(p, SIZE_WORD), size_p + more),
+                (word(q, SIZE_WORD), size_q - more),
+            ]
+        },
+        names_the_block: false,
+    },
+    Lie {
+        what: "a live block's span zeroed, its tag kept",
+        write: |[p, _], _| {
+            // SAFETY: as above.
+            let span = unsafe { *word(p, SPAN_WORD) };
+            vec![(word(p, SPAN_WORD), span & 15)]
+        },
+        names_the_block: true,
+    },
+    Lie {
+        what: "a live block's span grown by 16 bytes",
+        write: |[p, _], _| {
+            // SAFETY: as above.
+            let span = unsafe { *word(p, SPAN_WORD) };
+            vec![(word(p, SPAN_WORD), span + 16)]
+        },
+        names_the_block: false,
+    },
+    Lie {
+        what: "a live block's span reaching past the heap",
+        write: |[p, _], _| {
+            // SAFETY: as above.
+            let span = unsafe { *word(p, SPAN_WORD) };
+            vec![(word(p, SPAN_WORD), (span & 15) | 1 << 40)]
+        },
+        names_the_block: true,
+    },
+];
+
+#[test]
+fn every_stage_sees_a_header_that_lies() {
+    let mut problems = Vec::new();
+    for (n, heap) in stages() {
+        let blocks: Vec<*mut u8> = (0..5).map(|_| heap.malloc(64)).collect();
+        assert!(blocks.iter().all(|p| !p.is_null()), "stage {n}: malloc(64)");
+        let pair = [blocks[1], blocks[3]];
+        let header = pair[0] as usize - 2 * size_of::<usize>();
+        // SAFETY: live blocks of this heap.
+        let usable = pair.map(|p| unsafe { heap.usable_size(p) });
+        for lie in LIES {
+            let writes = (lie.write)(pair, usable);
+            // SAFETY: header words of live blocks, each put back below
+            // before the heap is used again.
+            let saved: Vec<usize> = writes.iter().map(|&(w, _)| unsafe { *w }).collect();
+            for &(w, value) in &writes {
+                // SAFETY: as above.
+                unsafe { *w = value };
+            }
+            let verdict = heap.check();
+            for (&(w, _), old) in writes.iter().zip(saved) {
+                // SAFETY: as above.
+                unsafe { *w = old };
+            }
+            let what = lie.what;
+            match verdict {
+                Ok(()) => problems.push(format!("stage {n}: check() found nothing wrong with {what}")),
+                Err(e) if lie.names_the_block && e.addr != header => problems.push(format!(
+                    "stage {n}: with {what}, check() blamed {:#x}, not the block's header at {header:#x} ({e})",
+                    e.addr
+                )),
+                Err(_) => {}
+            }
+            assert!(
+                heap.check().is_ok(),
+                "stage {n}: the heap after {what} was undone"
+            );
+        }
+        for p in blocks {
+            // SAFETY: a live block of this heap.
+            unsafe { heap.free(p) };
+        }
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
