@@ -51,11 +51,14 @@ fn word(p: *mut u8, back: usize) -> *mut usize {
     p.wrapping_sub(back * size_of::<usize>()).cast()
 }
 
+/// Header words and the values to write there.
+type Writes = Vec<(*mut usize, usize)>;
+
 /// A header that lies, and how to write the lie: `(word, new value)` pairs
 /// made from the two blocks it is given and their usable sizes.
 struct Lie {
     what: &'static str,
-    write: fn([*mut u8; 2], [usize; 2]) -> Vec<(*mut usize, usize)>,
+    write: fn([*mut u8; 2], [usize; 2]) -> Writes,
     /// A span that cannot be walked is blamed on its own block, so that the
     /// heap map points at the header that lies, not somewhere after it.
     names_the_block: bool,
