@@ -33,7 +33,7 @@ use core::ptr;
 
 use malloc_core::{
     ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, RealBreak, SourceStats, Stats, Tally,
-    align_up,
+    align_up, too_large,
 };
 
 use block::{HEADER, Header, Region, Tag};
@@ -156,7 +156,7 @@ impl<S: Break> Heap<S> {
 
     /// Hands out a block of `size` bytes whose payload is aligned to `align`.
     fn alloc(&mut self, size: usize, align: usize) -> *mut u8 {
-        if size > MAX_REQUEST || align > MAX_REQUEST {
+        if too_large(size, align) {
             return ptr::null_mut();
         }
         let span = HEADER + payload_size(size);

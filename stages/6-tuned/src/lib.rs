@@ -48,7 +48,7 @@ use core::ptr;
 use malloc_core::policy::{Choices, Policy};
 use malloc_core::{
     ALIGN, Break, HeapError, Lock, MAX_REQUEST, Malloc, Pages, RealBreak, RealPages, Stats, Tally,
-    align_up,
+    align_up, too_large,
 };
 
 use block::{HEADER, Header, Region, Tag};
@@ -182,7 +182,7 @@ fn payload_size(size: usize) -> usize {
 impl<S: Break, P: Pages> Heap<S, P> {
     /// Hands out a block of `size` bytes whose payload is aligned to `align`.
     fn alloc(&mut self, size: usize, align: usize) -> *mut u8 {
-        if size > MAX_REQUEST || align > MAX_REQUEST {
+        if too_large(size, align) {
             return ptr::null_mut();
         }
         if !self.settings_read {

@@ -47,7 +47,7 @@ pub mod system;
 pub use global::GlobalMalloc;
 pub use heap_map::{Line, MapWriter, Offset};
 pub use lock::{Lock, LockGuard};
-pub use malloc::{ALIGN, HeapError, MAX_REQUEST, Malloc, align_up, assert_sound};
+pub use malloc::{ALIGN, HeapError, MAX_REQUEST, Malloc, align_up, assert_sound, too_large};
 pub use pages::{Pages, RealPages, SimPages};
 pub use policy::{Choices, Fit, Order, Policy};
 pub use source::{Break, RealBreak, SimBreak, SourceStats};

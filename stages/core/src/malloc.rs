@@ -14,6 +14,13 @@ pub const ALIGN: usize = 16;
 /// a page, or padding for alignment can never overflow a `usize` later.
 pub const MAX_REQUEST: usize = isize::MAX as usize / 2;
 
+/// Whether a request is refused at the door: its size or its alignment is
+/// more than [`MAX_REQUEST`].
+#[inline]
+pub fn too_large(size: usize, align: usize) -> bool {
+    size.max(align) > MAX_REQUEST
+}
+
 /// Rounds `n` up to a multiple of `align` (a power of two).
 ///
 /// The caller keeps `n` at most [`MAX_REQUEST`] plus a small amount, so the
