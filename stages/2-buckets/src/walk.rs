@@ -5,7 +5,7 @@ use core::fmt;
 use malloc_core::{Break, HeapError, MapWriter};
 
 use crate::block::{HEADER, Header, Tag};
-use crate::{CLASSES, Heap, class_of, payload_size};
+use crate::{CLASSES, Heap, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
 enum Step {
@@ -147,11 +147,9 @@ impl<S: Break> Heap<S> {
                 span,
             } => {
                 let at = header as usize;
-                // A block in a bucket shows its class; a large one its size.
-                let class = match class_of(size) {
-                    Some(c) if span == HEADER + CLASSES[c] => CLASSES[c],
-                    _ => span - HEADER,
-                };
+                // The block's room: its class in a bucket, its rounded size
+                // when large.
+                let class = span - HEADER;
                 match tag {
                     Tag::Live => {
                         map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?

@@ -6,7 +6,7 @@ use malloc_core::{Break, HeapError, MapWriter, Pages};
 
 use crate::block::{HEADER, Header, Tag};
 use crate::free_list::FreeList;
-use crate::{CLASSES, Heap, class_of, payload_size};
+use crate::{CLASSES, Heap, payload_size};
 
 /// What [`Heap::walk`] meets, in address order.
 enum Step {
@@ -225,11 +225,9 @@ impl<S: Break, P: Pages> Heap<S, P> {
                 span,
             } => {
                 let at = header as usize;
-                // A block in a bucket shows its class; a large one its size.
-                let class = match class_of(size) {
-                    Some(c) if span == HEADER + CLASSES[c] => CLASSES[c],
-                    _ => span - HEADER,
-                };
+                // The block's room: its class in a bucket, its rounded size
+                // when large.
+                let class = span - HEADER;
                 match tag {
                     Tag::Live => {
                         map.block(at, format_args!("live    {size:>6} B in {class:>6}"))?
