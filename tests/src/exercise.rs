@@ -495,6 +495,14 @@ unsafe impl Malloc for Boxed {
         // SAFETY: the caller's promise, passed on.
         unsafe { self.0.unlock_after_fork() }
     }
+
+    fn choices(&self) -> Option<malloc_core::Choices> {
+        self.0.choices()
+    }
+
+    fn policy(&self) -> Option<malloc_core::Policy> {
+        self.0.policy()
+    }
 }
 
 /// The memory sources an exercise's allocator gets: a simulated break and

@@ -9,7 +9,9 @@
 //!   always answers "fine" must fail somewhere: here. Every way a header
 //!   can lie (a size or a span that is wrong but looks valid) is tried;
 //! - `lock_for_fork` holds every other thread's malloc until
-//!   `unlock_after_fork`, which the LD_PRELOAD library's `fork` relies on.
+//!   `unlock_after_fork`, which the LD_PRELOAD library's `fork` relies on;
+//! - from stage 3 on (the policy lab), a stage says which policies it can
+//!   run and which one it runs.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -161,6 +163,30 @@ fn every_stage_sees_a_header_that_lies() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn stages_from_3_on_say_which_policy_they_run() {
+    for (n, heap) in stages() {
+        let Some(choices) = heap.choices() else {
+            assert!(n < 3, "stage {n} offers no policies to switch");
+            continue;
+        };
+        assert_eq!(
+            heap.policy(),
+            Some(choices.default),
+            "stage {n}: its own policy"
+        );
+        for policy in choices.policies() {
+            let variant = all_stages::simulated_with_policy(n, policy).expect("a policy it offers");
+            let name = choices.name(policy);
+            assert_eq!(
+                variant.policy(),
+                Some(policy),
+                "stage {n} built to run {name}"
+            );
+        }
+    }
 }
 
 #[test]
