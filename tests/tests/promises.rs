@@ -11,7 +11,7 @@
 //! - `lock_for_fork` holds every other thread's malloc until
 //!   `unlock_after_fork`, which the LD_PRELOAD library's `fork` relies on;
 //! - from stage 3 on (the policy lab), a stage says which policies it can
-//!   run and which one it runs.
+//!   run and which one it runs, and each fit takes the block it names.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use conformance::edge::check_finds_a_broken_header;
 use conformance::exercise::Boxed;
-use malloc_core::Malloc;
+use malloc_core::{Fit, Malloc, Order, Policy};
 use workbook_manifest::STAGES;
 
 /// Every stage, fresh, on simulated sources.
@@ -187,6 +187,107 @@ fn stages_from_3_on_say_which_policy_they_run() {
             );
         }
     }
+}
+
+/// Five free blocks, A to E in address order, each between live blocks
+/// that keep it from merging or going back to the top: their payload sizes.
+const FREE: [(char, usize); 5] = [
+    ('A', 2300),
+    ('B', 2100),
+    ('C', 2500),
+    ('D', 2200),
+    ('E', 2100),
+];
+
+/// The payload size of those live blocks: large too, as small blocks come
+/// from buckets elsewhere in the heap.
+const GUARD: usize = 1500;
+
+/// The requests made once they are free, and which block each fit takes
+/// on address-ordered lists, request by request. Only C holds the first
+/// request. Every block left holds the others: first fit takes them by
+/// address, best fit the smallest, worst fit the largest, and next fit
+/// goes on after the block before its last catch, round to the start. A
+/// tie goes to the block first on the list (B before E). The free blocks
+/// share one bin of stages 7-9, above the bin of the last two requests,
+/// where those stages choose as the free lists do.
+const REQUESTS: [usize; 3] = [2400, 2000, 2000];
+const TAKES: [(Fit, &str); 4] = [
+    (Fit::First, "CAB"),
+    (Fit::Next, "CDE"),
+    (Fit::Best, "CBE"),
+    (Fit::Worst, "CAD"),
+];
+
+/// Frees the four blocks, makes the requests, and names the free block
+/// each request was served from ('?' for none of them); with the most
+/// blocks a search looked at, by the heap's stats.
+fn takes(heap: &dyn Malloc) -> (String, usize) {
+    let mut blocks = Vec::new();
+    let mut live = Vec::new();
+    for (name, size) in FREE {
+        live.push(heap.malloc(GUARD));
+        let p = heap.malloc(size);
+        assert!(!p.is_null(), "malloc({size})");
+        blocks.push((name, p, size));
+    }
+    live.push(heap.malloc(GUARD));
+    for &(_, p, _) in &blocks {
+        // SAFETY: a live block of this heap.
+        unsafe { heap.free(p) };
+    }
+    let mut taken = String::new();
+    for size in REQUESTS {
+        let p = heap.malloc(size);
+        let from = blocks
+            .iter()
+            .find(|&&(_, q, len)| (q..q.wrapping_add(len)).contains(&p));
+        taken.push(from.map_or('?', |&(name, _, _)| name));
+        live.push(p);
+    }
+    let longest = heap.stats().longest_search;
+    for p in live {
+        // SAFETY: a live block of this heap (or null).
+        unsafe { heap.free(p) };
+    }
+    (taken, longest)
+}
+
+#[test]
+fn every_fit_takes_the_block_it_names() {
+    let mut problems = Vec::new();
+    for (n, heap) in stages() {
+        let Some(choices) = heap.choices() else {
+            continue;
+        };
+        // Best fit, every stage's own, looks at every block left for the
+        // second request: three at least.
+        let (_, longest) = takes(&heap);
+        if longest < 3 {
+            problems.push(format!(
+                "stage {n}: stats().longest_search is {longest}, not 3 or more"
+            ));
+        }
+        for (fit, expected) in TAKES {
+            if !choices.fits.contains(&fit) {
+                continue;
+            }
+            let policy = Policy::new(fit, Order::Address, choices.default.merge);
+            let variant = all_stages::simulated_with_policy(n, policy).expect("a policy it offers");
+            let (got, _) = takes(&*variant);
+            if got != expected {
+                let name = choices.name(policy);
+                problems.push(format!(
+                    "stage {n} under {name}: took {got}, not {expected}"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "blocks {FREE:?}, requests {REQUESTS:?}:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
