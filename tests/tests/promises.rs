@@ -195,7 +195,7 @@ const FREE: [(char, usize); 5] = [
     ('A', 2300),
     ('B', 2100),
     ('C', 2500),
-    ('D', 2200),
+    ('D', 2300),
     ('E', 2100),
 ];
 
@@ -208,9 +208,9 @@ const GUARD: usize = 1500;
 /// request. Every block left holds the others: first fit takes them by
 /// address, best fit the smallest, worst fit the largest, and next fit
 /// goes on after the block before its last catch, round to the start. A
-/// tie goes to the block first on the list (B before E). The free blocks
-/// share one bin of stages 7-9, above the bin of the last two requests,
-/// where those stages choose as the free lists do.
+/// tie goes to the block first on the list (B before E, A before D). The
+/// free blocks share one bin of stages 7-9, above the bin of the last two
+/// requests, where those stages choose as the free lists do.
 const REQUESTS: [usize; 3] = [2400, 2000, 2000];
 const TAKES: [(Fit, &str); 4] = [
     (Fit::First, "CAB"),
