@@ -165,6 +165,46 @@ fn every_stage_sees_a_header_that_lies() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// From stage 3 on, a freed block's first payload word links it to the
+/// next free block. A stray write there (here, the address of a live
+/// block's header) must not go unseen by the check either. The blocks are
+/// large, so that they go on free lists, not in buckets or stage 9's
+/// thread caches.
+#[test]
+fn stages_from_3_on_see_a_free_list_link_that_lies() {
+    for (n, heap) in stages().filter(|&(n, _)| n >= 3) {
+        let blocks: Vec<*mut u8> = (0..4).map(|_| heap.malloc(2000)).collect();
+        assert!(
+            blocks.iter().all(|p| !p.is_null()),
+            "stage {n}: malloc(2000)"
+        );
+        let (live, freed) = (blocks[1], blocks[2]);
+        // SAFETY: a live block of this heap.
+        unsafe { heap.free(freed) };
+        let link = freed.cast::<usize>();
+        // SAFETY: the first word of a block freed just now, in the heap's
+        // memory; put back before the heap is used again.
+        let saved = unsafe { link.read() };
+        // SAFETY: as above.
+        unsafe { link.write(live as usize - 2 * size_of::<usize>()) };
+        let verdict = heap.check();
+        // SAFETY: as above.
+        unsafe { link.write(saved) };
+        assert!(
+            verdict.is_err(),
+            "stage {n}: check() found nothing wrong with a free block linked to a live one"
+        );
+        assert!(
+            heap.check().is_ok(),
+            "stage {n}: the heap after the link was put back"
+        );
+        for p in blocks.into_iter().filter(|&p| p != freed) {
+            // SAFETY: a live block of this heap.
+            unsafe { heap.free(p) };
+        }
+    }
+}
+
 #[test]
 fn stages_from_3_on_say_which_policy_they_run() {
     for (n, heap) in stages() {
