@@ -166,12 +166,27 @@ fn every_stage_sees_a_header_that_lies() {
 }
 
 /// From stage 3 on, a freed block's first payload word links it to the
-/// next free block. A stray write there (here, the address of a live
-/// block's header) must not go unseen by the check either. The blocks are
+/// next free block. A stray write there must not go unseen by the check
+/// either: a link to a live block, or to an address outside the heap,
+/// which the check must name as such without following it. The blocks are
 /// large, so that they go on free lists, not in buckets or stage 9's
 /// thread caches.
 #[test]
 fn stages_from_3_on_see_a_free_list_link_that_lies() {
+    type To = fn(*mut u8) -> *mut u8;
+    let lies: [(&str, To, Option<&str>); 3] = [
+        ("a live block's header", |live| live.wrapping_sub(16), None),
+        (
+            "an address below the heap",
+            |live| live.with_addr(16),
+            Some("outside"),
+        ),
+        (
+            "an address past the heap",
+            |live| live.with_addr(usize::MAX - 15),
+            Some("outside"),
+        ),
+    ];
     for (n, heap) in stages().filter(|&(n, _)| n >= 3) {
         let blocks: Vec<*mut u8> = (0..4).map(|_| heap.malloc(2000)).collect();
         assert!(
@@ -181,23 +196,30 @@ fn stages_from_3_on_see_a_free_list_link_that_lies() {
         let (live, freed) = (blocks[1], blocks[2]);
         // SAFETY: a live block of this heap.
         unsafe { heap.free(freed) };
-        let link = freed.cast::<usize>();
-        // SAFETY: the first word of a block freed just now, in the heap's
-        // memory; put back before the heap is used again.
-        let saved = unsafe { link.read() };
-        // SAFETY: as above.
-        unsafe { link.write(live as usize - 2 * size_of::<usize>()) };
-        let verdict = heap.check();
-        // SAFETY: as above.
-        unsafe { link.write(saved) };
-        assert!(
-            verdict.is_err(),
-            "stage {n}: check() found nothing wrong with a free block linked to a live one"
-        );
-        assert!(
-            heap.check().is_ok(),
-            "stage {n}: the heap after the link was put back"
-        );
+        // (Stages 8 and 9 keep links mangled: a plain address written
+        // there reads back as another, outside the heap.)
+        let link = freed.cast::<*mut u8>();
+        for (to, target, problem) in lies {
+            // SAFETY: the first word of a block freed just now, in the
+            // heap's memory; put back before the heap is used again.
+            let saved = unsafe { link.read() };
+            // SAFETY: as above.
+            unsafe { link.write(target(live)) };
+            let verdict = heap.check();
+            // SAFETY: as above.
+            unsafe { link.write(saved) };
+            match (verdict, problem) {
+                (Ok(()), _) => panic!("stage {n}: check() found nothing wrong with a link to {to}"),
+                (Err(e), Some(problem)) if !e.problem.contains(problem) => {
+                    panic!("stage {n}: with a link to {to}, check() said: {e}")
+                }
+                (Err(_), _) => {}
+            }
+            assert!(
+                heap.check().is_ok(),
+                "stage {n}: the heap after the link was put back"
+            );
+        }
         for p in blocks.into_iter().filter(|&p| p != freed) {
             // SAFETY: a live block of this heap.
             unsafe { heap.free(p) };

@@ -268,15 +268,18 @@ impl FreeList {
     /// The blocks on the list, at most `limit` of them (a corrupted list may
     /// loop forever).
     pub fn iter(&self, limit: usize) -> impl Iterator<Item = *mut Header> + '_ {
-        let mut next = self.head;
+        // A block's link is read when the block after it is asked for, once
+        // the caller has looked at the block: the heap check must not
+        // follow a link it has not checked.
+        let mut last: *mut Header = ptr::null_mut();
         core::iter::from_fn(move || {
-            let header = next;
-            if header.is_null() {
-                return None;
-            }
-            // SAFETY: blocks on the list are free blocks holding a link.
-            next = unsafe { link(header).read() };
-            Some(header)
+            last = if last.is_null() {
+                self.head
+            } else {
+                // SAFETY: `last` is on the list: a free block holding a link.
+                unsafe { link(last).read() }
+            };
+            (!last.is_null()).then_some(last)
         })
         .take(limit)
     }
