@@ -167,23 +167,34 @@ fn every_stage_sees_a_header_that_lies() {
 
 /// From stage 3 on, a freed block's first payload word links it to the
 /// next free block. A stray write there must not go unseen by the check
-/// either: a link to a live block, or to an address outside the heap,
-/// which the check must name as such without following it. The blocks are
+/// either: a link to a live block, a loop, or a link to an address
+/// outside the heap, which the check must name as such without following
+/// it. The blocks are
 /// large, so that they go on free lists, not in buckets or stage 9's
 /// thread caches.
 #[test]
 fn stages_from_3_on_see_a_free_list_link_that_lies() {
-    type To = fn(*mut u8) -> *mut u8;
-    let lies: [(&str, To, Option<&str>); 3] = [
-        ("a live block's header", |live| live.wrapping_sub(16), None),
+    // Where a lying link points, made from the live and the freed block.
+    type To = fn(*mut u8, *mut u8) -> *mut u8;
+    let lies: [(&str, To, Option<&str>); 4] = [
+        (
+            "a live block's header",
+            |live, _| live.wrapping_sub(16),
+            None,
+        ),
+        (
+            "the block itself (a loop)",
+            |_, freed| freed.wrapping_sub(16),
+            None,
+        ),
         (
             "an address below the heap",
-            |live| live.with_addr(16),
+            |live, _| live.with_addr(16),
             Some("outside"),
         ),
         (
             "an address past the heap",
-            |live| live.with_addr(usize::MAX - 15),
+            |live, _| live.with_addr(usize::MAX - 15),
             Some("outside"),
         ),
     ];
@@ -204,7 +215,7 @@ fn stages_from_3_on_see_a_free_list_link_that_lies() {
             // heap's memory; put back before the heap is used again.
             let saved = unsafe { link.read() };
             // SAFETY: as above.
-            unsafe { link.write(target(live)) };
+            unsafe { link.write(target(live, freed)) };
             let verdict = heap.check();
             // SAFETY: as above.
             unsafe { link.write(saved) };

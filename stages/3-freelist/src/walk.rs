@@ -42,8 +42,12 @@ impl<S: Break> Heap<S> {
             }))?;
             let mut at = region.cast::<u8>().wrapping_add(HEADER);
             while at < end {
-                // The part of a bucket not handed out yet holds no blocks.
-                let tail = self.buckets.iter().position(|b| b.next == at && b.end > at);
+                // The part of a bucket not handed out yet holds no blocks (a
+                // bucket all handed out has no such part).
+                let tail = self
+                    .buckets
+                    .iter()
+                    .position(|b| b.next == at && at != b.end);
                 if let Some(class) = tail {
                     let (start, tail_end) = (at as usize, self.buckets[class].end as usize);
                     wrote(visit(Step::BucketTail {
