@@ -3,7 +3,8 @@
 //! its books in a side table):
 //!
 //! - stats count a `memalign` only when its alignment is more than every
-//!   block has anyway (16 bytes): the others are plain mallocs;
+//!   block has anyway (16 bytes): the others are plain mallocs; and their
+//!   peak footprint is the most memory the heap ever held;
 //! - the heap check sees a block header that a buggy program overwrote.
 //!   The check is the tool every other test leans on, so a check that
 //!   always answers "fine" must fail somewhere: here. Every way a header
@@ -404,6 +405,32 @@ fn every_fit_takes_the_block_it_names() {
         "blocks {FREE:?}, requests {REQUESTS:?}:\n{}",
         problems.join("\n")
     );
+}
+
+#[test]
+fn stats_keep_the_peak_footprint() {
+    for (n, heap) in stages() {
+        let small = heap.malloc(100);
+        // A megabyte: from the break in stages 1-4, mapped from stage 5 on.
+        let big = heap.malloc(1 << 20);
+        assert!(!small.is_null() && !big.is_null(), "stage {n}: malloc");
+        let held = heap.stats();
+        // Nothing was given back yet: the peak is the footprint now.
+        assert_eq!(
+            held.footprint_peak,
+            held.footprint(),
+            "stage {n}: footprint_peak while a megabyte is held ({held:?})"
+        );
+        for p in [big, small] {
+            // SAFETY: a live block of this heap.
+            unsafe { heap.free(p) };
+        }
+        let freed = heap.stats().footprint_peak;
+        assert_eq!(
+            freed, held.footprint_peak,
+            "stage {n}: footprint_peak after the megabyte was freed"
+        );
+    }
 }
 
 #[test]
