@@ -433,6 +433,26 @@ fn stats_keep_the_peak_footprint() {
     }
 }
 
+/// From stage 5 on, a large block gets a mapping of its own: just the pages
+/// its header and payload need, not a page more.
+#[test]
+fn from_stage_5_on_a_mapped_block_takes_the_pages_it_needs() {
+    let pages = 64 * 4096;
+    for (n, heap) in stages().filter(|&(n, _)| n >= 5) {
+        let p = heap.malloc(pages - 16);
+        assert!(!p.is_null(), "stage {n}: malloc");
+        let mapped = heap.stats().mapped_bytes;
+        assert_eq!(
+            mapped,
+            pages,
+            "stage {n}: mapped bytes for malloc({})",
+            pages - 16
+        );
+        // SAFETY: a live block of this heap.
+        unsafe { heap.free(p) };
+    }
+}
+
 #[test]
 fn stats_count_memaligns_above_16_bytes() {
     for (n, heap) in stages() {
