@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use conformance::edge::check_finds_a_broken_header;
 use conformance::exercise::Boxed;
-use malloc_core::{Fit, Malloc, Order, Policy};
+use malloc_core::{Fit, Malloc, Order, Policy, Stats};
 use workbook_manifest::STAGES;
 
 /// Every stage, fresh, on simulated sources.
@@ -434,22 +434,55 @@ fn stats_keep_the_peak_footprint() {
 }
 
 /// From stage 5 on, a large block gets a mapping of its own: just the pages
-/// its header and payload need, not a page more.
+/// its header and payload need, not a page more, in one system call.
 #[test]
 fn from_stage_5_on_a_mapped_block_takes_the_pages_it_needs() {
     let pages = 64 * 4096;
     for (n, heap) in stages().filter(|&(n, _)| n >= 5) {
+        let before = heap.stats();
+        let calls = |s: Stats| {
+            (
+                s.mmap_calls - before.mmap_calls,
+                s.munmap_calls - before.munmap_calls,
+            )
+        };
         let p = heap.malloc(pages - 16);
         assert!(!p.is_null(), "stage {n}: malloc");
-        let mapped = heap.stats().mapped_bytes;
+        let held = heap.stats();
         assert_eq!(
-            mapped,
+            held.mapped_bytes,
             pages,
             "stage {n}: mapped bytes for malloc({})",
             pages - 16
         );
+        assert_eq!(
+            calls(held),
+            (1, 0),
+            "stage {n}: (mmap, munmap) calls for malloc({})",
+            pages - 16
+        );
         // SAFETY: a live block of this heap.
         unsafe { heap.free(p) };
+        // A 64 KiB alignment maps 64 KiB more, then gives back at once the
+        // whole pages before the header's page.
+        let q = heap.memalign(1 << 16, pages);
+        assert!(
+            !q.is_null() && q.addr().is_multiple_of(1 << 16),
+            "stage {n}: memalign"
+        );
+        let aligned = heap.stats();
+        assert_eq!(
+            calls(aligned),
+            (2, 2),
+            "stage {n}: (mmap, munmap) calls after memalign"
+        );
+        assert!(
+            aligned.mapped_bytes < pages + (1 << 16),
+            "stage {n}: {} bytes mapped for memalign(65536, {pages})",
+            aligned.mapped_bytes
+        );
+        // SAFETY: a live block of this heap.
+        unsafe { heap.free(q) };
     }
 }
 
