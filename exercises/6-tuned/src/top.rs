@@ -57,8 +57,9 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
         self.note_footprint();
         // A new region may be too small: counting on the old top, we asked
-        // for less than `bytes`. Growing it again is contiguous.
-        (self.end as usize) - (self.bump as usize) >= bytes || self.reserve(bytes)
+        // for less than `bytes`. Asking again finds it fits, or grows it
+        // (contiguously this time).
+        self.reserve(bytes)
     }
 
     /// Closes the current region, before `next` becomes the current one:

@@ -21,8 +21,51 @@ fn settings_parse_and_complain() {
     assert_eq!(complaints.len(), 3, "{complaints:?}");
     assert!(complaints[0].starts_with("bogus=1: unknown setting"));
     let too_big = format!("mmap_threshold={}", MMAP_THRESHOLD_MAX + 1);
-    let settings = Settings::parse(too_big.as_bytes(), |_, _| {});
+    let mut why = String::new();
+    let settings = Settings::parse(too_big.as_bytes(), |_, reason| why = reason.to_string());
     assert_eq!(settings, Settings::DEFAULT);
+    assert!(why.contains("at most"), "{why}");
+    let settings = Settings::parse(b"top_pad=0x2000", |_, why| panic!("{why}"));
+    assert_eq!(settings.top_pad, 0x2000);
+}
+
+/// What `WORKBOOK_MALLOC` complaints look like on stderr: one line each,
+/// a long item cut so that the line still ends. The test runs itself again
+/// as a child process, with the variable set, and reads its stderr.
+#[test]
+#[cfg_attr(miri, ignore = "runs a child process, which Miri cannot")]
+fn complaints_are_one_line_each_on_stderr() {
+    const CHILD: &str = "WORKBOOK_TEST_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let _ = Settings::from_env();
+        return;
+    }
+    let long = "x".repeat(300);
+    let out = std::process::Command::new(std::env::current_exe().expect("the test program"))
+        .args([
+            "--exact",
+            "complaints_are_one_line_each_on_stderr",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .env("WORKBOOK_MALLOC", format!("bogus=1:{long}"))
+        .output()
+        .expect("the test program runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert_eq!(
+        lines[0],
+        "WORKBOOK_MALLOC: ignoring \"bogus=1\": unknown setting \
+         (known: mmap_threshold, trim_threshold, top_pad)"
+    );
+    let cut = format!("WORKBOOK_MALLOC: ignoring \"{long}");
+    assert_eq!(
+        lines[1],
+        &cut[..255],
+        "a long item is cut to 255 bytes and a newline"
+    );
+    assert!(stderr.ends_with('\n'));
 }
 
 #[test]

@@ -144,11 +144,12 @@ fn complain_on_stderr(item: &[u8], why: &str) {
         item,
         b"\": ",
         why.as_bytes(),
-        b"\n",
     ] {
-        let n = part.len().min(line.len() - len);
+        // A long item is cut, keeping room for the newline.
+        let n = part.len().min(line.len() - 1 - len);
         line[len..len + n].copy_from_slice(&part[..n]);
         len += n;
     }
-    os::write_stderr(&line[..len]);
+    line[len] = b'\n';
+    os::write_stderr(&line[..=len]);
 }
