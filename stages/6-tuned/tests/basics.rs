@@ -142,6 +142,35 @@ fn the_top_pad_saves_system_calls() {
 }
 
 #[test]
+fn the_break_grows_by_what_the_top_lacks() {
+    let heap = heap(Settings {
+        top_pad: 0,
+        ..Settings::DEFAULT
+    });
+    // One page (a large block: small ones take a whole bucket), about
+    // 2000 bytes of it left at the top.
+    assert!(!heap.malloc(2000).is_null());
+    assert_eq!(heap.stats().heap_bytes, 4096);
+    // 3000 bytes: the top has about 2000, so one more page is enough.
+    assert!(!heap.malloc(3000).is_null());
+    assert_eq!(heap.stats().heap_bytes, 2 * 4096, "the top counts");
+}
+
+#[test]
+fn trimming_less_than_a_page_makes_no_system_call() {
+    let heap = heap(Settings {
+        top_pad: 0,
+        trim_threshold: 0,
+        ..Settings::DEFAULT
+    });
+    let p = heap.malloc(2000);
+    // SAFETY: `p` is live; freeing it leaves less than a page at the top.
+    unsafe { heap.free(p) };
+    let stats = heap.stats();
+    assert_eq!((stats.brk_calls, stats.heap_bytes), (1, 4096));
+}
+
+#[test]
 fn the_map_shows_the_settings() {
     let heap = heap(Settings::DEFAULT);
     heap.malloc(20);
