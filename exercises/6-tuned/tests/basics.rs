@@ -40,13 +40,18 @@ fn complaints_are_one_line_each_on_stderr() {
         let _ = Settings::from_env();
         return;
     }
+    // This test's path in its program: its module path less the crate's
+    // name (this file may be included as a module of another program).
+    let module = module_path!()
+        .split_once("::")
+        .map(|(_, rest)| format!("{rest}::"));
+    let name = format!(
+        "{}complaints_are_one_line_each_on_stderr",
+        module.unwrap_or_default()
+    );
     let long = "x".repeat(300);
     let out = std::process::Command::new(std::env::current_exe().expect("the test program"))
-        .args([
-            "--exact",
-            "complaints_are_one_line_each_on_stderr",
-            "--nocapture",
-        ])
+        .args(["--exact", &name, "--nocapture"])
         .env(CHILD, "1")
         .env("WORKBOOK_MALLOC", format!("bogus=1:{long}"))
         .output()
