@@ -262,7 +262,7 @@ fn served_by_a_free_block(heap: &dyn Malloc, free: usize, requests: &[usize]) ->
 
 #[test]
 fn from_stage_4_on_a_bigger_free_block_serves_a_request() {
-    for (n, _) in stages().filter(|&(n, _)| n >= 4) {
+    for n in STAGES.iter().map(|stage| stage.number).filter(|&n| n >= 4) {
         let fresh = || all_stages::simulated(n).expect("a stage of the manifest");
         // Only just big enough for a block of the 1024-byte class.
         assert_eq!(
