@@ -58,6 +58,7 @@ use malloc_core::{
 };
 
 use bins::Bins;
+pub use bins::{BINS, bin_floor, bin_of};
 use block::{HEADER, Header, Region, Tag};
 use mapped::mapping_start;
 pub use merge::MIN_BLOCK;

@@ -56,6 +56,7 @@ use malloc_core::{
 };
 
 use bins::Bins;
+pub use bins::{BINS, bin_floor, bin_of};
 use block::{HEADER, Header, Region, Tag};
 pub use debug::GUARD;
 use mapped::mapping_start;

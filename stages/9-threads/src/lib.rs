@@ -59,6 +59,7 @@ use malloc_core::{
 };
 
 use bins::Bins;
+pub use bins::{BINS, bin_floor, bin_of};
 use block::{HEADER, Header, Region, Tag};
 use cache::Caches;
 pub use debug::GUARD;
