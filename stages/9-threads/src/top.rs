@@ -25,8 +25,22 @@ impl<S: Break, P: Pages> Heap<S, P> {
         // What the top lacks (it will most likely grow in place), with the
         // room for a region header and a fence in case the new memory is not
         // contiguous with ours, and the top pad for the requests to come.
-        let step = align_up(bytes + 2 * HEADER - top + self.settings.top_pad, PAGE);
-        // ANCHOR_END: reserve
+        let pad = self.settings.top_pad;
+        if !self.grow(align_up(bytes + 2 * HEADER - top + pad, PAGE)) {
+            return false;
+        }
+        // Someone moved the break: the new memory is a new region, and
+        // counting on the old top we asked for too little. Asking for all
+        // of it is enough, whether the break moves again or not.
+        (self.end as usize) - (self.bump as usize) >= bytes + HEADER
+            || self.grow(align_up(bytes + 2 * HEADER + pad, PAGE))
+    }
+    // ANCHOR_END: reserve
+
+    /// Takes `step` more bytes from the break, else from a mapping: the
+    /// current region gets longer, or a new one starts. Returns false when
+    /// the source is out of memory.
+    fn grow(&mut self, step: usize) -> bool {
         // When the break cannot grow (a limit, or a mapping in the way), a
         // mapping becomes the next region, as glibc falls back to mmap.
         let from_break = self.source.grow(step);
@@ -58,9 +72,7 @@ impl<S: Break, P: Pages> Heap<S, P> {
             self.end = start.wrapping_add(step);
         }
         self.note_footprint();
-        // A new region may be too small: counting on the old top, we asked
-        // for less than `bytes`. Growing it again is contiguous.
-        (self.end as usize) - (self.bump as usize) >= bytes + HEADER || self.reserve(bytes)
+        true
     }
 
     // ANCHOR: close_region

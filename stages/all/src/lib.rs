@@ -147,6 +147,68 @@ pub fn simulated_with_policy(number: u32, policy: Policy) -> Result<Box<dyn Mall
     with_policy(number, SimBreak::new(), SimPages::new(), policy)
 }
 
+/// The stages with settings (`WORKBOOK_MALLOC`): from stage 6 on.
+pub fn has_settings(number: u32) -> bool {
+    (6..=9).contains(&number)
+}
+
+/// A fresh allocator of stage `number` on the sources given, with settings
+/// read from `text` as if `WORKBOOK_MALLOC` held it, and the complaints
+/// about `text`, one `"item: reason"` each; `None` for a stage without
+/// settings (see [`has_settings`]).
+pub fn with_settings<B, P>(
+    number: u32,
+    brk: B,
+    pages: P,
+    text: &str,
+) -> Option<(Box<dyn Malloc>, Vec<String>)>
+where
+    B: Break + 'static,
+    P: Pages + 'static,
+{
+    let mut complaints = Vec::new();
+    let complain = |item: &[u8], why: &str| {
+        complaints.push(format!("{}: {why}", String::from_utf8_lossy(item)));
+    };
+    let text = text.as_bytes();
+    let heap: Box<dyn Malloc> = match number {
+        6 => {
+            let settings = stage6_tuned::Settings::parse(text, complain);
+            Box::new(stage6_tuned::Tuned::with_settings(
+                brk,
+                pages,
+                Some(settings),
+            ))
+        }
+        7 => {
+            let settings = stage7_merge::Settings::parse(text, complain);
+            Box::new(stage7_merge::Merge::with_settings(
+                brk,
+                pages,
+                Some(settings),
+            ))
+        }
+        8 => {
+            let settings = stage8_hardened::Settings::parse(text, complain);
+            Box::new(stage8_hardened::Hardened::with_settings(
+                brk,
+                pages,
+                Some(settings),
+            ))
+        }
+        9 => {
+            let settings = stage9_threads::Settings::parse(text, complain);
+            Box::new(stage9_threads::Threaded::with_settings(
+                brk,
+                pages,
+                Some(settings),
+            ))
+        }
+        _ => return None,
+    };
+    Some((heap, complaints))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +243,19 @@ mod tests {
             }
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn the_stages_with_settings_are_the_ones_that_read_them() {
+        for stage in STAGES {
+            let made = with_settings(stage.number, SimBreak::new(), SimPages::new(), "");
+            assert_eq!(
+                made.is_some(),
+                has_settings(stage.number),
+                "{}: `with_settings` and `has_settings` disagree",
+                stage.label()
+            );
+        }
     }
 
     #[test]
