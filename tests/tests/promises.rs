@@ -15,6 +15,8 @@
 //!   run and which one it runs, and each fit takes the block it names;
 //! - from stage 4 on, a free block bigger than a request serves it, and
 //!   what is left of it stays whole for a large request.
+//! - from stage 7 on, the heap check sees a boundary tag (a free block's
+//!   footer, the flag saying the block before is free) that lies.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -238,6 +240,49 @@ fn stages_from_3_on_see_a_free_list_link_that_lies() {
             // SAFETY: a live block of this heap.
             unsafe { heap.free(p) };
         }
+    }
+}
+
+/// From stage 7 on, blocks carry boundary tags: a free block's last word
+/// (its footer) repeats its span, and the next block's header has a flag
+/// saying the block before it is free. Merging trusts both, so the heap
+/// check must see either one lie.
+#[test]
+fn from_stage_7_on_the_check_sees_a_boundary_tag_that_lies() {
+    /// The flag "the block before is free", in the span word.
+    const PREV_FREE: usize = 8;
+    for (n, heap) in stages().filter(|&(n, _)| n >= 7) {
+        // Blocks too big for stage 9's thread cache: freed, they are filed
+        // in the bins at once, and merged.
+        let [a, b, guard] = [3000; 3].map(|size| heap.malloc(size));
+        // SAFETY: a live block of this heap, freed once.
+        unsafe { heap.free(a) };
+        heap.check()
+            .unwrap_or_else(|e| panic!("stage {n}: before the lies: {e}"));
+        // `a`'s footer is the word before `b`'s header.
+        let lies = [
+            ("footer", word(b, SPAN_WORD + 2), 16),
+            ("flag", word(b, SPAN_WORD), PREV_FREE),
+        ];
+        for (what, at, flip) in lies {
+            // SAFETY: a word of the heap's own memory, put back below.
+            let kept = unsafe { at.read() };
+            // SAFETY: as above.
+            unsafe { at.write(kept ^ flip) };
+            let seen = heap.check();
+            // SAFETY: as above.
+            unsafe { at.write(kept) };
+            let error = seen.expect_err(&format!("stage {n}: a {what} that lies"));
+            assert!(
+                error.to_string().contains(what),
+                "stage {n}: a {what} that lies: {error}"
+            );
+        }
+        for p in [b, guard] {
+            // SAFETY: live blocks of this heap, each freed once.
+            unsafe { heap.free(p) };
+        }
+        malloc_core::assert_sound(&heap);
     }
 }
 
