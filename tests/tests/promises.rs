@@ -12,7 +12,9 @@
 //! - `lock_for_fork` holds every other thread's malloc until
 //!   `unlock_after_fork`, which the LD_PRELOAD library's `fork` relies on;
 //! - from stage 3 on (the policy lab), a stage says which policies it can
-//!   run and which one it runs, and each fit takes the block it names;
+//!   run and which one it runs, and each fit takes the block it names,
+//!   finds a lone free block of exactly the size asked or far bigger, and
+//!   best fit the smaller of two;
 //! - from stage 4 on, a free block bigger than a request serves it, and
 //!   what is left of it stays whole for a large request.
 //! - from stage 7 on, the heap check sees a boundary tag (a free block's
@@ -398,9 +400,7 @@ fn takes(heap: &dyn Malloc) -> (String, usize) {
     let mut taken = String::new();
     for size in REQUESTS {
         let p = heap.malloc(size);
-        let from = blocks
-            .iter()
-            .find(|&&(_, q, len)| (q..q.wrapping_add(len)).contains(&p));
+        let from = blocks.iter().find(|&&(_, q, len)| within(p, q, len));
         taken.push(from.map_or('?', |&(name, _, _)| name));
         live.push(p);
     }
@@ -450,6 +450,63 @@ fn every_fit_takes_the_block_it_names() {
         "blocks {FREE:?}, requests {REQUESTS:?}:\n{}",
         problems.join("\n")
     );
+}
+
+/// Whether `p` points into the block of `len` bytes at `block`.
+fn within(p: *mut u8, block: *mut u8, len: usize) -> bool {
+    (block..block.wrapping_add(len)).contains(&p)
+}
+
+/// The edges of each fit's search. Under every policy, a lone free block
+/// serves a request of exactly its size (it is not passed over for new
+/// memory), and a lone block far bigger than the request is found (in
+/// stages 7-9, some bins above the request's). And best fit takes the
+/// smaller of two blocks that both fit, even when the bigger one was freed
+/// last and the request is exactly the smallest size of their bin.
+#[test]
+fn every_fit_finds_a_lone_block_and_best_fit_the_smaller_of_two() {
+    for (n, heap) in stages() {
+        let Some(choices) = heap.choices() else {
+            continue;
+        };
+        for policy in choices.policies() {
+            let name = choices.name(policy);
+            for (size, request) in [(2048, 2048), (5000, 2000)] {
+                let heap = all_stages::simulated_with_policy(n, policy).expect("its policy");
+                let [_, p, _] = [GUARD, size, GUARD].map(|size| heap.malloc(size));
+                // SAFETY: a live block of this heap, freed once.
+                unsafe { heap.free(p) };
+                let q = heap.malloc(request);
+                assert!(
+                    within(q, p, size),
+                    "stage {n} under {name}: malloc({request}) with one free block of \
+                     {size} bytes"
+                );
+                let longest = heap.stats().longest_search;
+                assert!(
+                    longest >= 1,
+                    "stage {n} under {name}: longest_search {longest} after finding a block"
+                );
+            }
+        }
+        let best = Policy::new(Fit::Best, Order::Lifo, choices.default.merge);
+        if !choices.supports(best) {
+            continue;
+        }
+        let heap = all_stages::simulated_with_policy(n, best).expect("its policy");
+        let [_, smaller, _, bigger, _] =
+            [GUARD, 2100, GUARD, 2300, GUARD].map(|size| heap.malloc(size));
+        for p in [smaller, bigger] {
+            // SAFETY: live blocks of this heap, each freed once.
+            unsafe { heap.free(p) };
+        }
+        let q = heap.malloc(2048);
+        assert!(
+            within(q, smaller, 2100),
+            "stage {n} under {}: malloc(2048) with free blocks of 2100 and 2300 bytes",
+            choices.name(best)
+        );
+    }
 }
 
 #[test]
