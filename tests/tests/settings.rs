@@ -8,6 +8,10 @@
 //! - `top_pad`: the break grows by what the top lacks plus this pad, so
 //!   that the next requests need no system call.
 //!
+//! And from stage 8 on, the debug mode: `perturb` adds 8 guard bytes to a
+//! block, and the heap check runs inside malloc and free only when
+//! `check_every` asks for it.
+//!
 //! Each stage's own tests show its settings in detail; these hold for all.
 
 use conformance::exercise::Boxed;
@@ -244,4 +248,49 @@ fn complaints_reach_stderr_one_line_each() {
         assert_eq!(pair[1], &cut[..255], "cut to 255 bytes and a newline");
     }
     assert!(stderr.ends_with('\n'));
+}
+
+/// The stages with the debug mode (`check_every`, `perturb`): 8 on.
+fn debug_stages(text: &str) -> impl Iterator<Item = (u32, Boxed, Vec<String>)> {
+    stages(text).filter(|&(n, _, _)| n >= 8)
+}
+
+/// From stage 8 on, `perturb=1` puts 8 guard bytes after each block, and
+/// no more: two blocks of 32 bytes cut one after the other are a header
+/// and 48 bytes apart (32 asked and 8 guard bytes, rounded up to 16).
+#[test]
+fn the_debug_mode_adds_eight_guard_bytes_to_a_block() {
+    for (n, heap, complaints) in debug_stages("perturb=1") {
+        assert!(complaints.is_empty(), "stage {n}: {complaints:?}");
+        let [p, q] = [32; 2].map(|size| heap.malloc(size));
+        assert_eq!(q.addr() - p.addr(), 16 + 48, "stage {n}");
+        malloc_core::assert_sound(&heap);
+    }
+}
+
+/// From stage 8 on, the heap check runs inside malloc and free only in
+/// the debug mode (`check_every`): by default no call pays for a walk of
+/// the heap. Here a block's header lies (a size bigger than the block)
+/// while other blocks come and go: a check would stop the program.
+#[test]
+fn no_heap_check_runs_unless_asked() {
+    /// The header's `size` word, two words before the payload.
+    const SIZE_WORD: usize = 2;
+    for (n, heap, _) in debug_stages("") {
+        let [_, p, _] = [1500, 100, 1500].map(|size| heap.malloc(size));
+        let size = p
+            .wrapping_sub(SIZE_WORD * size_of::<usize>())
+            .cast::<usize>();
+        // SAFETY: `p`'s header, in the heap's own memory, put back below.
+        let kept = unsafe { size.read() };
+        // SAFETY: as above.
+        unsafe { size.write(kept + 4096) };
+        assert!(heap.check().is_err(), "stage {n}: the lie is seen");
+        for _ in 0..100 {
+            malloc_and_free(&heap, 200);
+        }
+        // SAFETY: as above.
+        unsafe { size.write(kept) };
+        malloc_core::assert_sound(&heap);
+    }
 }
