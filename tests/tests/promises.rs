@@ -17,7 +17,8 @@
 //!   best fit the smaller of two;
 //! - from stage 4 on, a free block bigger than a request serves it, and
 //!   what is left of it stays whole for a large request.
-//! - from stage 7 on, the heap check sees a boundary tag (a free block's
+//! - from stage 7 on, the bins file each size where its floor says, and
+//!   the heap check sees a boundary tag (a free block's
 //!   footer, the flag saying the block before is free) that lies.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -450,6 +451,99 @@ fn every_fit_takes_the_block_it_names() {
         "blocks {FREE:?}, requests {REQUESTS:?}:\n{}",
         problems.join("\n")
     );
+}
+
+/// A stage's bin map: which bin a free block of so many payload bytes is
+/// filed in, and the smallest payload of each bin.
+struct BinMap {
+    stage: u32,
+    bin_of: fn(usize) -> usize,
+    bin_floor: fn(usize) -> usize,
+    bins: usize,
+}
+
+/// The bin maps of the stages with bins (7 on).
+const BIN_MAPS: [BinMap; 3] = [
+    BinMap {
+        stage: 7,
+        bin_of: stage7_merge::bin_of,
+        bin_floor: stage7_merge::bin_floor,
+        bins: stage7_merge::BINS,
+    },
+    BinMap {
+        stage: 8,
+        bin_of: stage8_hardened::bin_of,
+        bin_floor: stage8_hardened::bin_floor,
+        bins: stage8_hardened::BINS,
+    },
+    BinMap {
+        stage: 9,
+        bin_of: stage9_threads::bin_of,
+        bin_floor: stage9_threads::bin_floor,
+        bins: stage9_threads::BINS,
+    },
+];
+
+/// From stage 7 on, the bins file every payload size once, in order: one
+/// bin per size up to 1024 bytes, then four per doubling, each block in the
+/// last bin whose floor it reaches (so a bin's floor is a promise about all
+/// its blocks).
+#[test]
+fn from_stage_7_on_the_bins_file_every_size_in_the_last_bin_it_reaches() {
+    let with_bins: Vec<u32> = STAGES
+        .iter()
+        .map(|s| s.number)
+        .filter(|&n| n >= 7)
+        .collect();
+    let mapped: Vec<u32> = BIN_MAPS.iter().map(|m| m.stage).collect();
+    assert_eq!(mapped, with_bins, "BIN_MAPS lists the stages from 7 on");
+    for map in BIN_MAPS {
+        let (n, last) = (map.stage, map.bins - 1);
+        let floors = [0, 1, 62, 63, 64, 65, 66, 67, 68, 72, last].map(map.bin_floor);
+        assert_eq!(
+            floors,
+            [
+                16,
+                32,
+                1008,
+                1024,
+                1024,
+                1280,
+                1536,
+                1792,
+                2048,
+                4096,
+                7 << 23
+            ],
+            "stage {n}: the floors of bins 0, 1, 62-68, 72 and the last"
+        );
+        for bin in 65..map.bins {
+            assert!(
+                (map.bin_floor)(bin - 1) < (map.bin_floor)(bin),
+                "stage {n}: bin {bin}'s floor"
+            );
+        }
+        let sizes = (16..=1 << 15)
+            .step_by(16)
+            .chain((15..30).flat_map(|shift| [(1 << shift) - 16, 1 << shift, (5 << shift) / 4]));
+        for usable in sizes {
+            let bin = (map.bin_of)(usable);
+            if usable <= 1024 {
+                assert_eq!(bin, usable / 16 - 1, "stage {n}: an exact bin for {usable}");
+                continue;
+            }
+            let floor = (map.bin_floor)(bin);
+            assert!(
+                floor <= usable && (bin == last || usable < (map.bin_floor)(bin + 1)),
+                "stage {n}: {usable} bytes went in bin {bin}, whose floor is {floor}"
+            );
+        }
+        assert_eq!(
+            (map.bin_of)(usize::MAX & !15),
+            last,
+            "stage {n}: the last bin"
+        );
+    }
 }
 
 /// Whether `p` points into the block of `len` bytes at `block`.

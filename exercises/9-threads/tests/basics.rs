@@ -1,7 +1,7 @@
 //! Stage 9's own behaviour (the shared suite in tests/ checks the C
 //! contract, also with threads; lessons.rs counts the lock).
 
-use exercise9_threads::{BINS, Settings, Threaded, bin_floor, bin_of};
+use exercise9_threads::{Settings, Threaded};
 use malloc_core::{Malloc, SimBreak, SimPages};
 
 fn heap() -> Threaded<SimBreak, SimPages> {
@@ -98,54 +98,4 @@ fn blocks_freed_by_another_thread_come_back() {
         // SAFETY: live blocks, freed once.
         unsafe { heap.free(p) };
     }
-}
-
-/// The bins file every payload size once, in order: one bin per size up to
-/// 1024 bytes, then four per doubling, each block in the last bin whose
-/// floor it reaches (so a bin's floor is a promise about all its blocks).
-#[test]
-fn bins_file_every_size_in_the_last_bin_it_reaches() {
-    let floors: Vec<usize> = [0, 1, 62, 63, 64, 65, 66, 67, 68, 72, BINS - 1]
-        .map(bin_floor)
-        .into();
-    assert_eq!(
-        floors,
-        [
-            16,
-            32,
-            1008,
-            1024,
-            1024,
-            1280,
-            1536,
-            1792,
-            2048,
-            4096,
-            7 << 23
-        ],
-        "the floors of bins 0, 1, 62-68, 72 and the last"
-    );
-    for bin in 65..BINS {
-        assert!(bin_floor(bin - 1) < bin_floor(bin), "bin {bin}'s floor");
-    }
-    let sizes = (16..=1 << 15)
-        .step_by(16)
-        .chain((15..30).flat_map(|shift| [(1 << shift) - 16, 1 << shift, (5 << shift) / 4]));
-    for usable in sizes {
-        let bin = bin_of(usable);
-        if usable <= 1024 {
-            assert_eq!(bin, usable / 16 - 1, "an exact bin for {usable}");
-            continue;
-        }
-        assert!(
-            bin_floor(bin) <= usable && (bin == BINS - 1 || usable < bin_floor(bin + 1)),
-            "{usable} bytes went in bin {bin}, whose floor is {}",
-            bin_floor(bin)
-        );
-    }
-    assert_eq!(
-        bin_of(usize::MAX & !15),
-        BINS - 1,
-        "the last bin takes the rest"
-    );
 }

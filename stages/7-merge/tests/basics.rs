@@ -1,7 +1,7 @@
 //! Stage 7's own behaviour (the shared suite in tests/ checks the C contract).
 
 use malloc_core::{Malloc, SimBreak, SimPages};
-use stage7_merge::{BINS, Merge, Settings, bin_floor, bin_of};
+use stage7_merge::{Merge, Settings};
 
 fn heap() -> Merge<SimBreak, SimPages> {
     Merge::with_settings(SimBreak::new(), SimPages::new(), Some(Settings::DEFAULT))
@@ -101,56 +101,6 @@ fn blocks_are_cut_at_their_own_size() {
             heap.free(p);
         }
     }
-}
-
-/// The bins file every payload size once, in order: one bin per size up to
-/// 1024 bytes, then four per doubling, each block in the last bin whose
-/// floor it reaches (so a bin's floor is a promise about all its blocks).
-#[test]
-fn bins_file_every_size_in_the_last_bin_it_reaches() {
-    let floors: Vec<usize> = [0, 1, 62, 63, 64, 65, 66, 67, 68, 72, BINS - 1]
-        .map(bin_floor)
-        .into();
-    assert_eq!(
-        floors,
-        [
-            16,
-            32,
-            1008,
-            1024,
-            1024,
-            1280,
-            1536,
-            1792,
-            2048,
-            4096,
-            7 << 23
-        ],
-        "the floors of bins 0, 1, 62-68, 72 and the last"
-    );
-    for bin in 65..BINS {
-        assert!(bin_floor(bin - 1) < bin_floor(bin), "bin {bin}'s floor");
-    }
-    let sizes = (16..=1 << 15)
-        .step_by(16)
-        .chain((15..30).flat_map(|shift| [(1 << shift) - 16, 1 << shift, (5 << shift) / 4]));
-    for usable in sizes {
-        let bin = bin_of(usable);
-        if usable <= 1024 {
-            assert_eq!(bin, usable / 16 - 1, "an exact bin for {usable}");
-            continue;
-        }
-        assert!(
-            bin_floor(bin) <= usable && (bin == BINS - 1 || usable < bin_floor(bin + 1)),
-            "{usable} bytes went in bin {bin}, whose floor is {}",
-            bin_floor(bin)
-        );
-    }
-    assert_eq!(
-        bin_of(usize::MAX & !15),
-        BINS - 1,
-        "the last bin takes the rest"
-    );
 }
 
 /// Settings given to `with_settings` are the ones used: the environment is
