@@ -58,7 +58,8 @@ impl Settings {
     };
     // ANCHOR_END: defaults
 
-    /// Whether a debugging switch is on.
+    /// Whether a debugging switch is on: then blocks skip the thread
+    /// caches and go through the heap, where the checks are.
     pub const fn debugging(&self) -> bool {
         self.check_every > 0 || self.perturb
     }

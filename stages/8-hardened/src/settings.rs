@@ -58,11 +58,6 @@ impl Settings {
     };
     // ANCHOR_END: defaults
 
-    /// Whether a debugging switch is on.
-    pub const fn debugging(&self) -> bool {
-        self.check_every > 0 || self.perturb
-    }
-
     /// Reads settings from `text` (`name=value` items separated by `:`),
     /// starting from the defaults. Each item that is not understood is
     /// skipped and reported to `complain` with the reason.
