@@ -281,6 +281,8 @@ pub struct Totals {
     pub flushed: usize,
     /// The correction to the heap's live bytes.
     pub bytes: usize,
+    /// Caches claimed by a thread.
+    pub claimed: usize,
 }
 
 impl Totals {
@@ -331,6 +333,7 @@ impl Caches {
                 frees: t.frees.wrapping_add(read(&c.frees)),
                 flushed: t.flushed.wrapping_add(read(&c.flushed)),
                 bytes: t.bytes.wrapping_add(read(&c.bytes)),
+                claimed: t.claimed + usize::from(read(&slot.owner) != 0),
             }
         })
     }

@@ -62,6 +62,7 @@ use bins::Bins;
 pub use bins::{BINS, bin_floor, bin_of};
 use block::{HEADER, Header, Region, Tag};
 use cache::Caches;
+pub use cache::{KEY, SLOTS};
 pub use debug::GUARD;
 use mapped::mapping_start;
 pub use merge::MIN_BLOCK;

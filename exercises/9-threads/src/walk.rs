@@ -6,7 +6,7 @@ use malloc_core::{Break, HeapError, Line, MapWriter, Pages};
 
 use crate::bins::{BINS, bin_floor, bin_of};
 use crate::block::{HEADER, Header, Tag};
-use crate::cache::{KEY, Totals, key_word};
+use crate::cache::{KEY, SLOTS, Totals, key_word};
 use crate::debug::guard_intact;
 use crate::merge::check_merged;
 use crate::{Heap, payload_size};
@@ -211,6 +211,11 @@ impl<S: Break, P: Pages> Heap<S, P> {
             } else {
                 ""
             }
+        ))?;
+        map.line(format_args!(
+            "thread caches: {} of {SLOTS} claimed, {} blocks in them",
+            caches.claimed,
+            caches.held()
         ))?;
         let mut lists = Line::new();
         for bin in 0..BINS {

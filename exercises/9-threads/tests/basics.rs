@@ -1,7 +1,7 @@
 //! Stage 9's own behaviour (the shared suite in tests/ checks the C
 //! contract, also with threads; lessons.rs counts the lock).
 
-use exercise9_threads::{Settings, Threaded};
+use exercise9_threads::{KEY, SLOTS, Settings, Threaded};
 use malloc_core::{Malloc, SimBreak, SimPages};
 
 fn heap() -> Threaded<SimBreak, SimPages> {
@@ -98,4 +98,44 @@ fn blocks_freed_by_another_thread_come_back() {
         // SAFETY: live blocks, freed once.
         unsafe { heap.free(p) };
     }
+}
+
+/// Each thread claims a cache of its own. Five threads at once: a thread
+/// looks at four slots near its place, so if every thread looked at the
+/// same four, one would go without.
+#[test]
+fn each_thread_claims_a_cache_of_its_own() {
+    const THREADS: usize = 5;
+    let heap = heap();
+    let all_alive = std::sync::Barrier::new(THREADS);
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                all_alive.wait();
+                let p = heap.malloc(32);
+                // SAFETY: a live block of this heap, freed once.
+                unsafe { heap.free(p) };
+                all_alive.wait();
+            });
+        }
+    });
+    let mut map = String::new();
+    heap.heap_map(&mut map).unwrap();
+    let claimed = format!("thread caches: {THREADS} of {SLOTS} claimed, {THREADS} blocks in them");
+    assert!(map.lines().any(|line| line == claimed), "{map}");
+}
+
+/// A cached block is marked with [`KEY`] in its second payload word, and a
+/// free of a block so marked looks in the cache before calling it a double
+/// free: the program's own data may hold the same word.
+#[test]
+fn a_live_block_holding_the_cache_mark_is_no_double_free() {
+    let heap = heap();
+    let p = heap.malloc(32);
+    // SAFETY: `p` has 32 bytes; freed once.
+    unsafe {
+        p.add(8).cast::<usize>().write_unaligned(KEY);
+        heap.free(p);
+    }
+    assert_eq!(heap.malloc(32), p, "cached, then handed out again");
 }
