@@ -204,13 +204,32 @@ fn a_block_fits_in_a_region_after_a_foreign_gap() {
     }
 }
 
+/// Set in a child process this file runs: the test runs its child part.
+const CHILD: &str = "WORKBOOK_TEST_CHILD";
+
+/// Runs the test `name` again as a child process, with `WORKBOOK_MALLOC`
+/// set to `settings`, and returns its stderr, failing if the child fails.
+fn run_child(name: &str, settings: &str) -> String {
+    let out = std::process::Command::new(std::env::current_exe().expect("the test program"))
+        .args(["--exact", name, "--nocapture"])
+        .env(CHILD, "1")
+        .env("WORKBOOK_MALLOC", settings)
+        .output()
+        .expect("the test program runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "the child of {name} failed:\n{stderr}"
+    );
+    stderr
+}
+
 /// A bad `WORKBOOK_MALLOC` is told on stderr when a stage first reads it,
 /// one line per bad item, a long item cut so that the line still ends. The
 /// test runs itself again as a child process with the variable set.
 #[test]
 #[cfg_attr(miri, ignore = "runs a child process, which Miri cannot")]
 fn complaints_reach_stderr_one_line_each() {
-    const CHILD: &str = "WORKBOOK_TEST_CHILD";
     if std::env::var_os(CHILD).is_some() {
         for stage in STAGES.iter().filter(|s| all_stages::has_settings(s.number)) {
             let heap = all_stages::simulated(stage.number).expect("a stage");
@@ -219,17 +238,10 @@ fn complaints_reach_stderr_one_line_each() {
         return;
     }
     let long = "x".repeat(300);
-    let out = std::process::Command::new(std::env::current_exe().expect("the test program"))
-        .args([
-            "--exact",
-            "complaints_reach_stderr_one_line_each",
-            "--nocapture",
-        ])
-        .env(CHILD, "1")
-        .env("WORKBOOK_MALLOC", format!("bogus=1:{long}"))
-        .output()
-        .expect("the test program runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = run_child(
+        "complaints_reach_stderr_one_line_each",
+        &format!("bogus=1:{long}"),
+    );
     let lines: Vec<&str> = stderr.lines().collect();
     let stages = STAGES
         .iter()
@@ -248,6 +260,34 @@ fn complaints_reach_stderr_one_line_each() {
         assert_eq!(pair[1], &cut[..255], "cut to 255 bytes and a newline");
     }
     assert!(stderr.ends_with('\n'));
+}
+
+/// From stage 8 on, the debug mode read from `WORKBOOK_MALLOC` (on the
+/// first malloc, not when the allocator was made) holds from that first
+/// block on: it has guard bytes (its usable size is what was asked), and
+/// freed, it goes back to the heap to be checked, not into a thread cache.
+#[test]
+#[cfg_attr(miri, ignore = "runs a child process, which Miri cannot")]
+fn the_debug_mode_read_from_the_environment_holds_from_the_first_block() {
+    const NAME: &str = "the_debug_mode_read_from_the_environment_holds_from_the_first_block";
+    if std::env::var_os(CHILD).is_none() {
+        run_child(NAME, "perturb=1");
+        return;
+    }
+    for stage in STAGES.iter().filter(|s| s.number >= 8) {
+        let n = stage.number;
+        let heap = Boxed(all_stages::simulated(n).expect("a stage"));
+        let p = heap.malloc(40);
+        // SAFETY: a live block of this heap, freed once.
+        unsafe {
+            assert_eq!(heap.usable_size(p), 40, "stage {n}: guard bytes");
+            heap.free(p);
+        }
+        let mut map = String::new();
+        heap.heap_map(&mut map).unwrap();
+        assert!(!map.contains("cached "), "stage {n}: {map}");
+        malloc_core::assert_sound(&heap);
+    }
 }
 
 /// The stages with the debug mode (`check_every`, `perturb`): 8 on.
