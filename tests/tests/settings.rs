@@ -134,6 +134,19 @@ fn the_break_grows_by_what_the_top_lacks_plus_the_pad() {
     }
 }
 
+/// A block that just fails to fit a page with its overheads (a region
+/// header, and from stage 7 on a fence) takes one growth of the break that
+/// holds them all, not a page and then another growth.
+#[test]
+fn the_first_growth_holds_the_block_and_its_overheads() {
+    for (n, heap, _) in stages("top_pad=0") {
+        assert!(!heap.malloc(4064).is_null());
+        let stats = heap.stats();
+        assert_eq!(stats.brk_calls, 1, "stage {n}: {stats:?}");
+        malloc_core::assert_sound(&heap);
+    }
+}
+
 #[test]
 fn the_top_pad_saves_system_calls() {
     let padded = stages("");
@@ -189,18 +202,24 @@ fn the_top_goes_back_past_the_trim_threshold_and_not_before() {
 /// part of it.
 #[test]
 fn a_block_fits_in_a_region_after_a_foreign_gap() {
-    for (n, heap, _) in stages_on("top_pad=0", || SimBreak::new().with_foreign_gaps(1)) {
-        assert!(!heap.malloc(1000).is_null());
-        // About 3000 bytes are left on top: a region grown by what the
-        // top lacks would be too small for 6000 in a new region.
-        let p = heap.malloc(6000);
-        assert!(!p.is_null(), "stage {n}");
-        // SAFETY: `p` has 6000 bytes.
-        unsafe { p.write_bytes(0xa5, 6000) };
-        malloc_core::assert_sound(&heap);
-        // SAFETY: a live block, freed once.
-        unsafe { heap.free(p) };
-        malloc_core::assert_sound(&heap);
+    // 6000 bytes: more than a page. 4064: with its overheads, just more.
+    for size in [6000, 4064] {
+        for (n, heap, _) in stages_on("top_pad=0", || SimBreak::new().with_foreign_gaps(1)) {
+            assert!(!heap.malloc(1000).is_null());
+            // About 3000 bytes are left on top: a region grown by what the
+            // top lacks would be too small for the block in a new region.
+            let p = heap.malloc(size);
+            assert!(!p.is_null(), "stage {n}");
+            // SAFETY: `p` has `size` bytes.
+            unsafe { p.write_bytes(0xa5, size) };
+            // A block bigger than any free one: one more growth closes the
+            // region, and its fence goes in the room kept for it.
+            assert!(!heap.malloc(8000).is_null(), "stage {n}");
+            malloc_core::assert_sound(&heap);
+            // SAFETY: a live block, freed once.
+            unsafe { heap.free(p) };
+            malloc_core::assert_sound(&heap);
+        }
     }
 }
 
@@ -264,23 +283,30 @@ fn complaints_reach_stderr_one_line_each() {
 
 /// From stage 8 on, the debug mode read from `WORKBOOK_MALLOC` (on the
 /// first malloc, not when the allocator was made) holds from that first
-/// block on: it has guard bytes (its usable size is what was asked), and
-/// freed, it goes back to the heap to be checked, not into a thread cache.
+/// block on: freed, a block goes back to the heap to be checked, not into a
+/// thread cache; with `perturb`, it has guard bytes (its usable size is
+/// what was asked).
 #[test]
 #[cfg_attr(miri, ignore = "runs a child process, which Miri cannot")]
 fn the_debug_mode_read_from_the_environment_holds_from_the_first_block() {
     const NAME: &str = "the_debug_mode_read_from_the_environment_holds_from_the_first_block";
     if std::env::var_os(CHILD).is_none() {
-        run_child(NAME, "perturb=1");
+        // Either switch alone is the debug mode.
+        for settings in ["perturb=1", "check_every=1000"] {
+            run_child(NAME, settings);
+        }
         return;
     }
+    let settings = std::env::var("WORKBOOK_MALLOC").expect("set by the parent");
     for stage in STAGES.iter().filter(|s| s.number >= 8) {
         let n = stage.number;
         let heap = Boxed(all_stages::simulated(n).expect("a stage"));
         let p = heap.malloc(40);
         // SAFETY: a live block of this heap, freed once.
         unsafe {
-            assert_eq!(heap.usable_size(p), 40, "stage {n}: guard bytes");
+            if settings.starts_with("perturb") {
+                assert_eq!(heap.usable_size(p), 40, "stage {n}: guard bytes");
+            }
             heap.free(p);
         }
         let mut map = String::new();
