@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::Once;
+use std::time::Duration;
 
 use malloc_core::Stats;
 
@@ -27,15 +29,40 @@ macro_rules! global_allocator_tests {
         #[test]
         #[cfg_attr(miri, ignore = "the real sources: Miri cannot run sbrk or mmap")]
         fn collections_and_strings_work() {
+            $crate::global::watchdog();
             $crate::global::collections_and_strings(|| $crate::malloc_core::Malloc::stats(&HEAP.0));
         }
 
         #[test]
         #[cfg_attr(miri, ignore = "the real sources: Miri cannot run sbrk or mmap")]
         fn threads_work() {
+            $crate::global::watchdog();
             $crate::global::threads(|| $crate::malloc_core::Malloc::stats(&HEAP.0));
         }
     };
+}
+
+/// How long a test program with a stage as its global allocator may run
+/// (it takes a second or two). A panic inside the allocator cannot unwind
+/// there: the panic machinery allocates while the allocator's lock is held,
+/// and the program waits forever. The watchdog makes that a failure.
+pub const WATCHDOG: Duration = Duration::from_secs(30);
+
+/// Starts, once per program, a thread that stops the program, with a
+/// message, if it still runs after [`WATCHDOG`].
+pub fn watchdog() {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(|| {
+            std::thread::sleep(WATCHDOG);
+            // No formatting, no allocation: the allocator may be stuck.
+            let message = b"still running after 30 s, with the stage as the global \
+                allocator: a hang (a panic inside the allocator?)\n";
+            // SAFETY: writes a static buffer to stderr.
+            unsafe { libc::write(2, message.as_ptr().cast(), message.len()) };
+            std::process::abort();
+        });
+    });
 }
 
 /// Collections, strings, formatting, big alignments: ordinary Rust work,
