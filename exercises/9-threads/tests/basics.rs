@@ -139,3 +139,16 @@ fn a_live_block_holding_the_cache_mark_is_no_double_free() {
     }
     assert_eq!(heap.malloc(32), p, "cached, then handed out again");
 }
+
+/// The heap map tells a cached block (its size word 0, the cache's mark in
+/// its payload) from a live block of 0 bytes, which has no mark.
+#[test]
+fn a_live_block_of_no_bytes_is_not_called_cached() {
+    let heap = heap();
+    let p = heap.malloc(0);
+    assert!(!p.is_null());
+    let mut map = String::new();
+    heap.heap_map(&mut map).unwrap();
+    assert!(map.contains("live         0 B in     16"), "{map}");
+    assert!(!map.contains("cached "), "{map}");
+}
