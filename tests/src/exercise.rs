@@ -496,6 +496,11 @@ unsafe impl Malloc for Boxed {
         unsafe { self.0.unlock_after_fork() }
     }
 
+    unsafe fn unlock_in_child(&self) {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.0.unlock_in_child() }
+    }
+
     fn choices(&self) -> Option<malloc_core::Choices> {
         self.0.choices()
     }

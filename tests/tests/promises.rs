@@ -10,7 +10,8 @@
 //!   always answers "fine" must fail somewhere: here. Every way a header
 //!   can lie (a size or a span that is wrong but looks valid) is tried;
 //! - `lock_for_fork` holds every other thread's malloc until
-//!   `unlock_after_fork`, which the LD_PRELOAD library's `fork` relies on;
+//!   `unlock_after_fork` (or `unlock_in_child`), which the LD_PRELOAD
+//!   library's `fork` relies on;
 //! - from stage 3 on (the policy lab), a stage says which policies it can
 //!   run and which one it runs, and each fit takes the block it names,
 //!   finds a lone free block of exactly the size asked or far bigger, and
@@ -736,32 +737,48 @@ fn stats_count_memaligns_above_16_bytes() {
 
 #[test]
 fn lock_for_fork_holds_other_threads_mallocs() {
-    for (n, heap) in stages() {
-        let served = AtomicBool::new(false);
-        heap.lock_for_fork();
-        thread::scope(|scope| {
-            let worker = scope.spawn(|| {
-                let p = heap.malloc(64);
-                served.store(true, Ordering::SeqCst);
-                if p.is_null() {
-                    return false;
-                }
-                // SAFETY: a live block of this heap, freed by its owner.
-                unsafe { heap.free(p) };
-                true
-            });
-            // Long enough for an unheld malloc to finish many times over;
-            // a held one cannot finish at all, however long this is.
-            thread::sleep(Duration::from_millis(50));
-            let early = served.load(Ordering::SeqCst);
-            // SAFETY: this thread took the lock with lock_for_fork above.
-            unsafe { heap.unlock_after_fork() };
-            assert!(
-                !early,
-                "stage {n}: another thread's malloc finished while lock_for_fork held the heap"
-            );
-            let got = worker.join().expect("the worker thread");
-            assert!(got, "stage {n}: malloc(64) after the unlock returned null");
-        });
+    // Released as in the parent, then as in the child.
+    for in_child in [false, true] {
+        for (n, heap) in stages() {
+            held_until_released(n, &heap, in_child);
+        }
     }
+}
+
+fn held_until_released(n: u32, heap: &Boxed, in_child: bool) {
+    let served = AtomicBool::new(false);
+    heap.lock_for_fork();
+    thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let p = heap.malloc(64);
+            served.store(true, Ordering::SeqCst);
+            if p.is_null() {
+                return false;
+            }
+            // SAFETY: a live block of this heap, freed by its owner.
+            unsafe { heap.free(p) };
+            true
+        });
+        // Long enough for an unheld malloc to finish many times over;
+        // a held one cannot finish at all, however long this is.
+        thread::sleep(Duration::from_millis(50));
+        let early = served.load(Ordering::SeqCst);
+        // SAFETY: this thread took the lock with lock_for_fork above.
+        unsafe {
+            if in_child {
+                heap.unlock_in_child();
+            } else {
+                heap.unlock_after_fork();
+            }
+        }
+        assert!(
+            !early,
+            "stage {n}: another thread's malloc finished while lock_for_fork held the heap"
+        );
+        let got = worker.join().expect("the worker thread");
+        assert!(
+            got,
+            "stage {n}: malloc(64) after the unlock (in_child: {in_child}) returned null"
+        );
+    });
 }

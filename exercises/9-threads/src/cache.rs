@@ -281,7 +281,7 @@ pub struct Totals {
     pub flushed: usize,
     /// The correction to the heap's live bytes.
     pub bytes: usize,
-    /// Caches claimed by a thread.
+    /// Caches claimed by a thread (or abandoned in a `fork`'s child).
     pub claimed: usize,
 }
 
@@ -323,6 +323,22 @@ impl Caches {
     }
     // ANCHOR_END: mine
 
+    /// In the child after `fork`: gives up the caches of the parent's other
+    /// threads, with the blocks in them. Those threads may have stopped
+    /// half-way through a change to their cache (a block taken out but not
+    /// yet counted), and a thread the child starts may be given one of their
+    /// keys, as the C library hands their stacks out again. The blocks stay
+    /// lost to the child, as other threads' caches are in glibc's.
+    pub fn abandon_others(&self) {
+        let key = thread_key();
+        for slot in &self.slots {
+            let owner = slot.owner.load(Ordering::Relaxed);
+            if owner != 0 && owner != key {
+                slot.owner.store(ABANDONED, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Over every cache: what passed through them.
     pub fn totals(&self) -> Totals {
         let read = |counter: &AtomicUsize| counter.load(Ordering::Relaxed);
@@ -338,6 +354,10 @@ impl Caches {
         })
     }
 }
+
+/// The owner of a cache whose thread was lost in a `fork`: no thread has
+/// this key (no byte of a thread's own lies at the last address).
+const ABANDONED: usize = usize::MAX;
 
 /// A number no other live thread has: the address of a thread-local byte.
 #[inline]

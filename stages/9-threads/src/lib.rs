@@ -502,4 +502,13 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
         // the lock and keeps no guard.
         unsafe { self.heap.release() }
     }
+
+    unsafe fn unlock_in_child(&self) {
+        // The parent's other threads are gone, maybe half-way through a
+        // change to their caches, and a thread the child starts may be
+        // given one of their keys: nobody uses those caches again.
+        self.caches.abandon_others();
+        // SAFETY: as in `unlock_after_fork`, with the copy of the lock.
+        unsafe { self.heap.release() }
+    }
 }

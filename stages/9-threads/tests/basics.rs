@@ -152,3 +152,43 @@ fn a_live_block_of_no_bytes_is_not_called_cached() {
     assert!(map.contains("live         0 B in     16"), "{map}");
     assert!(!map.contains("cached "), "{map}");
 }
+
+/// In a `fork`'s child, the parent's other threads are gone, maybe half-way
+/// through a change to their caches, and a thread the child starts may be
+/// given one of their keys. So `unlock_in_child` gives their caches up: a
+/// thread holding such a key (here the other thread, still running, stands
+/// in for the child's new one) no longer finds its cached block, while the
+/// thread that forked keeps its cache.
+#[test]
+fn a_fork_child_gives_up_the_other_threads_caches() {
+    let heap = heap();
+    let mine = heap.malloc(32);
+    // SAFETY: a live block of this heap, freed once.
+    unsafe { heap.free(mine) };
+    let step = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let theirs = heap.malloc(32);
+            // SAFETY: a live block of this heap, freed once.
+            unsafe { heap.free(theirs) };
+            step.wait(); // cached
+            step.wait(); // the "fork" happened
+            let again = heap.malloc(32);
+            assert_ne!(again, theirs, "a given-up cache served a block");
+            // SAFETY: a live block of this heap, freed once.
+            unsafe { heap.free(again) };
+        });
+        step.wait();
+        heap.lock_for_fork();
+        // SAFETY: this thread took the lock just above.
+        unsafe { heap.unlock_in_child() };
+        step.wait();
+    });
+    assert_eq!(heap.malloc(32), mine, "the forking thread's cache is kept");
+    // The other thread claimed a fresh cache for `again`; the given-up
+    // one still holds `theirs`, lost.
+    let mut map = String::new();
+    heap.heap_map(&mut map).unwrap();
+    let claimed = format!("thread caches: 3 of {SLOTS} claimed, 2 blocks in them");
+    assert!(map.lines().any(|line| line == claimed), "{map}");
+}

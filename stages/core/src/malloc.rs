@@ -193,6 +193,20 @@ pub unsafe trait Malloc: Sync {
     /// that forked it, and this is the one matching release.
     unsafe fn unlock_after_fork(&self) {}
 
+    /// In the child after `fork`: releases the lock as
+    /// [`unlock_after_fork`](Self::unlock_after_fork) does, after dropping
+    /// what the parent's other threads kept outside the lock (the child has
+    /// only the thread that called `fork`). The default only releases the
+    /// lock, for allocators that keep nothing outside it.
+    ///
+    /// # Safety
+    ///
+    /// As for `unlock_after_fork`, called in the child, by its one thread.
+    unsafe fn unlock_in_child(&self) {
+        // SAFETY: the caller's promise is `unlock_after_fork`'s.
+        unsafe { self.unlock_after_fork() }
+    }
+
     /// The policies this allocator's type can be made with (its
     /// `with_policy`), if it has any choice to switch: which free block a
     /// search takes, the order of its free lists, merging (see

@@ -31,6 +31,8 @@ pub unsafe fn fork_parent<M: Malloc>(m: &M) {
 }
 
 /// After `fork`, in the child: release both; the child does not record.
+/// The allocator also drops what the parent's other threads kept outside
+/// its lock: they may have stopped half-way through a change to it.
 ///
 /// # Safety
 ///
@@ -39,7 +41,7 @@ pub unsafe fn fork_child<M: Malloc>(m: &M) {
     // SAFETY: fork_prepare took both locks in the parent; the child has
     // copies of them, held, and only this thread.
     unsafe {
-        m.unlock_after_fork();
+        m.unlock_in_child();
         trace::child_after_fork();
     }
 }
