@@ -32,12 +32,12 @@ impl Line {
 
     /// The text written so far.
     pub fn as_str(&self) -> &str {
-        // Cut on a character boundary, in case a long line was truncated.
-        let mut len = self.len;
-        while core::str::from_utf8(&self.bytes[..len]).is_err() {
-            len -= 1;
+        let bytes = &self.bytes[..self.len];
+        match core::str::from_utf8(bytes) {
+            Ok(text) => text,
+            // A long line was cut inside a character: keep what is whole.
+            Err(cut) => core::str::from_utf8(&bytes[..cut.valid_up_to()]).unwrap_or_default(),
         }
-        core::str::from_utf8(&self.bytes[..len]).unwrap_or_default()
     }
 }
 
@@ -141,7 +141,9 @@ mod tests {
     use std::format;
     use std::string::String;
 
-    use super::{MapWriter, Offset};
+    use core::fmt::Write;
+
+    use super::{LINE, Line, MapWriter, Offset};
 
     #[test]
     fn offsets_carry_their_sign() {
@@ -152,5 +154,42 @@ mod tests {
         let map = MapWriter::new(&mut out, 0x10000);
         assert_eq!(map.offset(0x8000), Offset(-0x8000));
         assert_eq!(map.offset(0x10010), Offset(0x10));
+    }
+
+    #[test]
+    fn a_run_of_identical_blocks_is_one_line() {
+        let mut out = String::new();
+        let mut map = MapWriter::new(&mut out, 0x1000);
+        for at in [0x1010, 0x1030, 0x1050] {
+            map.block(at, format_args!("free in 32")).unwrap();
+        }
+        map.block(0x1070, format_args!("live 8 B")).unwrap();
+        map.line(format_args!("region ends")).unwrap();
+        map.block(0x2000, format_args!("live 8 B")).unwrap();
+        map.flush().unwrap();
+        assert_eq!(
+            out,
+            "  +0x00010  free in 32   × 3 (to +0x50)\n\
+             \x20 +0x00070  live 8 B\n\
+             region ends\n\
+             \x20 +0x01000  live 8 B\n"
+        );
+    }
+
+    #[test]
+    fn a_line_keeps_what_fits_and_cuts_on_a_character() {
+        let mut line = Line::new();
+        write!(line, "ab").unwrap();
+        write!(line, "cd").unwrap();
+        assert_eq!(line.as_str(), "abcd");
+        let mut long = Line::new();
+        // Two-byte characters from an odd offset: the last one is cut in
+        // half at the end, and left out whole.
+        write!(long, "a").unwrap();
+        for _ in 0..LINE {
+            write!(long, "é").unwrap();
+        }
+        assert_eq!(long.as_str().len(), LINE - 1);
+        assert!(long.as_str().ends_with('é'));
     }
 }

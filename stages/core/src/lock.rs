@@ -201,4 +201,16 @@ mod tests {
         // Every increment took the lock once, and so did the read above.
         assert_eq!(lock.acquisitions(), 4 * rounds + 1);
     }
+
+    #[test]
+    fn try_lock_takes_only_a_free_lock() {
+        let lock = Lock::new(7u32);
+        {
+            let guard = lock.try_lock().expect("a free lock is taken");
+            assert_eq!(*guard, 7);
+            assert!(lock.try_lock().is_none(), "a held lock is not taken twice");
+        }
+        assert!(lock.try_lock().is_some(), "the guard's drop freed it");
+        assert_eq!(lock.acquisitions(), 2);
+    }
 }

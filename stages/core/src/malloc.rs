@@ -221,3 +221,55 @@ pub unsafe trait Malloc: Sync {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use core::ptr;
+    use std::format;
+    use std::string::String;
+
+    use super::{HeapError, Malloc, assert_sound};
+
+    /// An allocator that hands out nothing and whose check always fails.
+    struct Broken;
+
+    // SAFETY: it hands out no blocks at all.
+    unsafe impl Malloc for Broken {
+        fn malloc(&self, _: usize) -> *mut u8 {
+            ptr::null_mut()
+        }
+        unsafe fn free(&self, _: *mut u8) {}
+        fn memalign(&self, _: usize, _: usize) -> *mut u8 {
+            ptr::null_mut()
+        }
+        unsafe fn usable_size(&self, _: *mut u8) -> usize {
+            0
+        }
+        fn stats(&self) -> crate::Stats {
+            crate::Stats::default()
+        }
+        fn check(&self) -> Result<(), HeapError> {
+            Err(HeapError::new(0x40, "a lie"))
+        }
+        fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+            out.write_str("the map")
+        }
+    }
+
+    #[test]
+    fn a_heap_error_reads_as_its_message() {
+        let error = HeapError::new(0x40, "a lie");
+        assert_eq!(format!("{error:?}"), "heap check failed at 0x40: a lie");
+    }
+
+    #[test]
+    fn assert_sound_shows_the_problem_and_the_map() {
+        let panic = std::panic::catch_unwind(|| assert_sound(&Broken)).unwrap_err();
+        let message = panic.downcast_ref::<String>().expect("a formatted message");
+        assert_eq!(
+            message,
+            "heap check failed at 0x40: a lie\nheap map at the failure:\nthe map"
+        );
+    }
+}

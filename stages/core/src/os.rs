@@ -246,3 +246,13 @@ mod interpreted {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg_attr(miri, ignore = "sysconf is a C call Miri cannot run")]
+    fn a_page_is_a_power_of_two_of_at_least_4_kib() {
+        let page = super::page_size();
+        assert!(page.is_power_of_two() && page >= 4096, "{page}");
+    }
+}

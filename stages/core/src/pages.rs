@@ -212,3 +212,67 @@ impl Drop for SimPages {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Pages, RealPages, SimPages};
+
+    const PAGE: usize = <SimPages as Pages>::PAGE;
+
+    #[test]
+    fn simulated_pages_come_in_order_up_to_the_limit() {
+        let mut pages = SimPages::with_limit(4 * PAGE);
+        let first = pages.map(100).unwrap();
+        let second = pages.map(2 * PAGE).unwrap();
+        assert_eq!(second.as_ptr(), first.as_ptr().wrapping_add(PAGE), "rounded to a page");
+        assert!(pages.map(PAGE + 1).is_none(), "past the limit");
+        assert!(pages.map(PAGE).is_some(), "exactly up to the limit");
+        pages.set_limit(5 * PAGE);
+        assert!(pages.map(PAGE).is_some(), "a raised limit");
+        let stats = pages.stats();
+        assert_eq!((stats.bytes, stats.grow_calls), (5 * PAGE, 4));
+    }
+
+    #[test]
+    fn simulated_pages_end_at_their_capacity() {
+        let mut pages = SimPages::with_limit(usize::MAX);
+        // Reserved, never touched: the whole capacity maps.
+        assert!(pages.map(SimPages::CAPACITY).is_some());
+        assert!(pages.map(PAGE).is_none());
+    }
+
+    #[test]
+    fn a_simulated_remap_grows_in_place_or_moves() {
+        let mut pages = SimPages::new();
+        let a = pages.map(PAGE).unwrap();
+        // SAFETY: `a` is a whole mapping of `pages`, a page long.
+        unsafe { a.as_ptr().write(7) };
+        // SAFETY: as above; the last mapping grows in place.
+        let grown = unsafe { pages.remap(a, PAGE, 2 * PAGE) }.unwrap();
+        assert_eq!(grown, a);
+        let _b = pages.map(PAGE).unwrap();
+        // SAFETY: `a` is now a whole mapping of two pages; it must move.
+        let moved = unsafe { pages.remap(a, 2 * PAGE, 3 * PAGE) }.unwrap();
+        assert_ne!(moved, a);
+        // SAFETY: the moved mapping is ours, three pages long.
+        assert_eq!(unsafe { moved.as_ptr().read() }, 7, "contents kept");
+        let stats = pages.stats();
+        // Maps: a, its growth, b, the move; one unmap of the old pages was
+        // the move itself.
+        assert_eq!((stats.bytes, stats.grow_calls, stats.shrink_calls), (4 * PAGE, 4, 0));
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "mremap is a system call Miri cannot run")]
+    fn real_pages_count_what_the_kernel_did() {
+        let mut pages = RealPages::new();
+        let p = pages.map(PAGE).unwrap();
+        // SAFETY: a whole mapping of ours.
+        let p = unsafe { pages.remap(p, PAGE, 3 * PAGE) }.unwrap();
+        let stats = pages.stats();
+        assert_eq!((stats.bytes, stats.peak, stats.grow_calls), (3 * PAGE, 3 * PAGE, 2));
+        // SAFETY: the whole mapping, unused.
+        unsafe { pages.unmap(p, 3 * PAGE) };
+        assert_eq!((pages.stats().bytes, pages.stats().shrink_calls), (0, 1));
+    }
+}

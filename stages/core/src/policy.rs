@@ -253,4 +253,24 @@ mod tests {
         }
         assert!(!LISTS.supports(Policy::new(Fit::Best, Order::Lifo, true)));
     }
+
+    #[test]
+    fn names_say_merging_only_where_it_is_a_choice() {
+        extern crate std;
+        use std::string::ToString;
+        let merging = Choices {
+            merging: &[true, false],
+            ..LISTS
+        };
+        assert_eq!(LISTS.name(BEST).to_string(), "best-fit,lifo");
+        assert_eq!(merging.name(BEST).to_string(), "best-fit,lifo,no-merge");
+        let unknown = BadName::Unknown("first").to_string();
+        assert_eq!(
+            unknown,
+            "`first` is not a policy name (the names: first-fit, best-fit, next-fit, \
+             worst-fit, lifo, fifo, address-ordered, merge, no-merge)"
+        );
+        let twice = BadName::Twice("best-fit").to_string();
+        assert_eq!(twice, "`best-fit` chooses a second time what a name before it chose");
+    }
 }

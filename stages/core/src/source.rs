@@ -343,3 +343,105 @@ impl Drop for SimBreak {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Break, Failures, RealBreak, SimBreak, SourceStats};
+
+    #[test]
+    fn source_stats_count_bytes_peaks_and_calls() {
+        let mut s = SourceStats::new();
+        s.grew(100);
+        s.resized(100, 300);
+        assert_eq!((s.bytes, s.peak, s.grow_calls), (300, 300, 2));
+        s.resized(300, 50);
+        assert_eq!((s.bytes, s.peak, s.grow_calls), (50, 300, 3));
+        s.shrank(50);
+        assert_eq!((s.bytes, s.peak, s.shrink_calls), (0, 300, 1));
+    }
+
+    /// Marsaglia's xorshift64 with shifts 13, 7 and 17 (the reference).
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn failures_follow_xorshift() {
+        // The published first value from 1, which pins the reference.
+        assert_eq!(xorshift(&mut 1), 1_082_269_761);
+        let mut state = 0x5eed | 1;
+        let mut failures = Failures::new(0x5eed, 3);
+        for _ in 0..64 {
+            let expected = xorshift(&mut state).is_multiple_of(3);
+            assert_eq!(failures.strike(), expected);
+        }
+        let mut never = Failures::NEVER;
+        assert!((0..64).all(|_| !never.strike()));
+    }
+
+    #[test]
+    fn a_simulated_break_grows_in_one_aligned_region() {
+        let mut brk = SimBreak::new();
+        assert_eq!(brk.base(), None, "nothing reserved before the first growth");
+        let first = brk.grow(4096).unwrap();
+        let base = brk.base().expect("reserved now");
+        assert_eq!(first, base);
+        assert!((base.as_ptr() as usize).is_multiple_of(SimBreak::BASE_ALIGN));
+        let second = brk.grow(64).unwrap();
+        assert_eq!(second.as_ptr(), base.as_ptr().wrapping_add(4096));
+        let third = brk.grow(32).unwrap();
+        assert_eq!(third.as_ptr(), base.as_ptr().wrapping_add(4096 + 64));
+        assert_eq!((brk.stats().bytes, brk.stats().grow_calls), (4192, 3));
+    }
+
+    #[test]
+    fn a_simulated_break_leaves_gaps_when_told() {
+        let mut brk = SimBreak::new().with_foreign_gaps(2);
+        let first = brk.grow(64).unwrap();
+        let second = brk.grow(64).unwrap();
+        let third = brk.grow(64).unwrap();
+        // Every second growth starts a gap further on.
+        let gap = SimBreak::GAP;
+        assert_eq!(second.as_ptr(), first.as_ptr().wrapping_add(64 + gap));
+        assert_eq!(third.as_ptr(), second.as_ptr().wrapping_add(64));
+        assert_eq!(brk.stats().bytes, 3 * 64 + gap, "the gap counts as held");
+    }
+
+    #[test]
+    fn a_simulated_break_stops_at_its_limit() {
+        let mut brk = SimBreak::with_limit(8192);
+        assert!(brk.grow(8192 + 16).is_none());
+        assert!(brk.grow(8192).is_some(), "exactly up to the limit");
+        assert!(brk.grow(16).is_none());
+        brk.set_limit(8192 + 16);
+        assert!(brk.grow(16).is_some(), "a raised limit");
+        brk.set_limit(usize::MAX);
+        assert!(brk.grow(SimBreak::CAPACITY).is_none(), "capped at its capacity");
+        // SAFETY: the top 16 bytes are ours and unused.
+        assert!(unsafe { brk.shrink(16) });
+        assert!(!unsafe { brk.shrink(1 << 20) }, "more than it holds");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "moves the real break")]
+    fn the_real_break_gives_back_what_it_took() {
+        // Another thread's malloc may move the break between our two calls,
+        // and then the shrink rightly refuses: a few tries.
+        let shrunk = (0..10).any(|_| {
+            let mut brk = RealBreak::new();
+            let Some(start) = brk.grow(4096) else {
+                return false;
+            };
+            assert!((start.as_ptr() as usize).is_multiple_of(crate::ALIGN));
+            let stats = brk.stats();
+            assert_eq!(stats.grow_calls, 1);
+            assert!(stats.bytes >= 4096);
+            // SAFETY: the bytes just taken, unused.
+            unsafe { brk.shrink(stats.bytes) }
+        });
+        assert!(shrunk, "the break never went back to where it was");
+    }
+}

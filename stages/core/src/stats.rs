@@ -116,7 +116,7 @@ impl Tally {
     }
 
     /// Remembers the peak of live bytes. The count may pass below zero (it
-    /// wraps) when blocks change hands outside the heap: stage 6's thread
+    /// wraps) when blocks change hands outside the heap: stage 9's thread
     /// caches count their traffic on their own, and only the sum is exact.
     fn note_peak(&mut self) {
         if self.live_bytes <= isize::MAX as usize {
@@ -168,5 +168,84 @@ impl Tally {
             locks: 0,
             longest_search: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Stats, Tally};
+    use crate::SourceStats;
+
+    #[test]
+    fn a_tally_counts_blocks_bytes_and_peaks() {
+        let mut tally = Tally::new();
+        tally.malloc(100);
+        tally.malloc(50);
+        tally.resize(50, 250);
+        tally.free(100);
+        tally.realloc();
+        tally.memalign();
+        tally.footprint(8192);
+        tally.footprint(4096);
+        let heap = SourceStats {
+            bytes: 4096,
+            peak: 8192,
+            grow_calls: 3,
+            shrink_calls: 1,
+        };
+        let mapped = SourceStats {
+            bytes: 8192,
+            peak: 8192,
+            grow_calls: 2,
+            shrink_calls: 1,
+        };
+        let stats = tally.stats(heap, mapped);
+        assert_eq!(
+            stats,
+            Stats {
+                heap_bytes: 4096,
+                mapped_bytes: 8192,
+                // The sources hold more now than the peak noted before.
+                footprint_peak: 4096 + 8192,
+                live_bytes: 250,
+                live_peak: 350,
+                live_blocks: 1,
+                mallocs: 2,
+                frees: 1,
+                reallocs: 1,
+                memaligns: 1,
+                brk_calls: 4,
+                mmap_calls: 2,
+                munmap_calls: 1,
+                locks: 0,
+                longest_search: 0,
+            }
+        );
+        assert_eq!((tally.live_bytes(), tally.live_blocks()), (250, 1));
+    }
+
+    #[test]
+    fn a_count_below_zero_is_no_peak() {
+        let mut tally = Tally::new();
+        tally.malloc(10);
+        // Blocks that changed hands outside the heap: the count wraps.
+        tally.resize(10, 0);
+        tally.resize(0, 0usize.wrapping_sub(5));
+        assert_eq!(tally.stats(SourceStats::new(), SourceStats::new()).live_peak, 10);
+    }
+
+    #[test]
+    fn syscalls_and_utilization() {
+        let stats = Stats {
+            brk_calls: 1,
+            mmap_calls: 10,
+            munmap_calls: 100,
+            live_peak: 300,
+            footprint_peak: 400,
+            ..Stats::default()
+        };
+        assert_eq!(stats.syscalls(), 111);
+        assert_eq!(stats.utilization(), 75.0);
+        assert_eq!(Stats::default().utilization(), 100.0, "nothing ever used");
     }
 }

@@ -99,3 +99,36 @@ unsafe impl Malloc for SystemMalloc {
         writeln!(out, "the system malloc keeps its heap to itself")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SystemMalloc;
+    use crate::Malloc;
+
+    #[test]
+    #[cfg_attr(miri, ignore = "mallinfo2 is a C call Miri cannot run")]
+    fn the_system_stats_come_from_mallinfo2() {
+        let heap = SystemMalloc;
+        // Above the highest mmap threshold glibc moves to (32 MiB): a
+        // mapping of its own.
+        // black_box: an optimizer may drop a malloc whose block is unused.
+        let p = core::hint::black_box(heap.malloc(64 << 20));
+        assert!(!p.is_null());
+        let stats = heap.stats();
+        // SAFETY: a live block of the system malloc.
+        unsafe { heap.free(p) };
+        assert!(stats.mapped_bytes >= 64 << 20, "{stats:?}");
+        assert!(stats.heap_bytes > 0, "this process has used its heap: {stats:?}");
+        assert_eq!(stats.footprint_peak, stats.heap_bytes + stats.mapped_bytes);
+        assert!(stats.live_bytes >= 64 << 20, "{stats:?}");
+        assert_eq!(stats.live_peak, stats.live_bytes);
+    }
+
+    #[test]
+    fn the_system_heap_map_says_why_it_is_empty() {
+        extern crate std;
+        let mut map = std::string::String::new();
+        SystemMalloc.heap_map(&mut map).unwrap();
+        assert_eq!(map, "the system malloc keeps its heap to itself\n");
+    }
+}
