@@ -36,7 +36,8 @@ const SPINS: u32 = 100;
 pub struct Lock<T> {
     state: AtomicU32,
     /// Times the lock was taken. Written only by the holder, so a plain
-    /// load and store (no atomic read-modify-write) is enough.
+    /// load and store (no atomic read-modify-write) is enough. It wraps
+    /// rather than panic: a panic with the lock taken would keep it forever.
     taken: AtomicU64,
     value: UnsafeCell<T>,
 }
@@ -71,7 +72,7 @@ impl<T> Lock<T> {
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .ok()?;
         let taken = self.taken.load(Ordering::Relaxed);
-        self.taken.store(taken + 1, Ordering::Relaxed);
+        self.taken.store(taken.wrapping_add(1), Ordering::Relaxed);
         Some(LockGuard { lock: self })
     }
 
@@ -88,7 +89,7 @@ impl<T> Lock<T> {
             self.wait();
         }
         let taken = self.taken.load(Ordering::Relaxed);
-        self.taken.store(taken + 1, Ordering::Relaxed);
+        self.taken.store(taken.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// The slow path of [`acquire`](Self::acquire): spin a little, then

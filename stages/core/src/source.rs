@@ -294,7 +294,7 @@ impl Break for SimBreak {
     // ANCHOR: sim_grow
     fn grow(&mut self, bytes: usize) -> Option<NonNull<u8>> {
         let gap =
-            if self.gap_every > 0 && (self.stats.grow_calls + 1).is_multiple_of(self.gap_every) {
+            if self.gap_every != 0 && (self.stats.grow_calls + 1).is_multiple_of(self.gap_every) {
                 Self::GAP
             } else {
                 0
