@@ -224,7 +224,11 @@ mod tests {
         let mut pages = SimPages::with_limit(4 * PAGE);
         let first = pages.map(100).unwrap();
         let second = pages.map(2 * PAGE).unwrap();
-        assert_eq!(second.as_ptr(), first.as_ptr().wrapping_add(PAGE), "rounded to a page");
+        assert_eq!(
+            second.as_ptr(),
+            first.as_ptr().wrapping_add(PAGE),
+            "rounded to a page"
+        );
         assert!(pages.map(PAGE + 1).is_none(), "past the limit");
         assert!(pages.map(PAGE).is_some(), "exactly up to the limit");
         pages.set_limit(5 * PAGE);
@@ -259,7 +263,10 @@ mod tests {
         let stats = pages.stats();
         // Maps: a, its growth, b, the move; one unmap of the old pages was
         // the move itself.
-        assert_eq!((stats.bytes, stats.grow_calls, stats.shrink_calls), (4 * PAGE, 4, 0));
+        assert_eq!(
+            (stats.bytes, stats.grow_calls, stats.shrink_calls),
+            (4 * PAGE, 4, 0)
+        );
     }
 
     #[test]
@@ -270,7 +277,10 @@ mod tests {
         // SAFETY: a whole mapping of ours.
         let p = unsafe { pages.remap(p, PAGE, 3 * PAGE) }.unwrap();
         let stats = pages.stats();
-        assert_eq!((stats.bytes, stats.peak, stats.grow_calls), (3 * PAGE, 3 * PAGE, 2));
+        assert_eq!(
+            (stats.bytes, stats.peak, stats.grow_calls),
+            (3 * PAGE, 3 * PAGE, 2)
+        );
         // SAFETY: the whole mapping, unused.
         unsafe { pages.unmap(p, 3 * PAGE) };
         assert_eq!((pages.stats().bytes, pages.stats().shrink_calls), (0, 1));

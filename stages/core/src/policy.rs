@@ -271,6 +271,9 @@ mod tests {
              worst-fit, lifo, fifo, address-ordered, merge, no-merge)"
         );
         let twice = BadName::Twice("best-fit").to_string();
-        assert_eq!(twice, "`best-fit` chooses a second time what a name before it chose");
+        assert_eq!(
+            twice,
+            "`best-fit` chooses a second time what a name before it chose"
+        );
     }
 }

@@ -231,7 +231,12 @@ mod tests {
         // Blocks that changed hands outside the heap: the count wraps.
         tally.resize(10, 0);
         tally.resize(0, 0usize.wrapping_sub(5));
-        assert_eq!(tally.stats(SourceStats::new(), SourceStats::new()).live_peak, 10);
+        assert_eq!(
+            tally
+                .stats(SourceStats::new(), SourceStats::new())
+                .live_peak,
+            10
+        );
     }
 
     #[test]

@@ -118,7 +118,10 @@ mod tests {
         // SAFETY: a live block of the system malloc.
         unsafe { heap.free(p) };
         assert!(stats.mapped_bytes >= 64 << 20, "{stats:?}");
-        assert!(stats.heap_bytes > 0, "this process has used its heap: {stats:?}");
+        assert!(
+            stats.heap_bytes > 0,
+            "this process has used its heap: {stats:?}"
+        );
         assert_eq!(stats.footprint_peak, stats.heap_bytes + stats.mapped_bytes);
         assert!(stats.live_bytes >= 64 << 20, "{stats:?}");
         assert_eq!(stats.live_peak, stats.live_bytes);
