@@ -477,7 +477,7 @@ unsafe impl<S: Break, P: Pages> Malloc for Threaded<S, P> {
 
     fn check(&self) -> Result<(), HeapError> {
         let cached_bytes = self.caches.totals().bytes;
-        self.locked().check(cached_bytes)
+        self.locked().check(cached_bytes, self.caches.claimed())
     }
 
     fn heap_map(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {

@@ -192,3 +192,54 @@ fn a_fork_child_gives_up_the_other_threads_caches() {
     let claimed = format!("thread caches: 3 of {SLOTS} claimed, 2 blocks in them");
     assert!(map.lines().any(|line| line == claimed), "{map}");
 }
+
+/// Writes into the link word of the freed block at `payload` a link to
+/// `target`, mixed as safe-linking stores it (the target's address XOR the
+/// link word's address shifted right by 12, as in glibc): what a use after
+/// free that knows the scheme could write.
+///
+/// # Safety
+///
+/// `payload` is a block in this thread's cache.
+unsafe fn forge_link(payload: *mut u8, target: *mut u8) {
+    let mixed = target.map_addr(|a| a ^ (payload.addr() >> 12));
+    // SAFETY: the caller gives a cached block: its first word is the link.
+    unsafe { payload.cast::<*mut u8>().write(mixed) };
+}
+
+/// The heap check reads the calling thread's cache: every block in it
+/// must be a live block of ours, of its class, with no size and the mark.
+#[test]
+fn the_heap_check_reads_this_threads_cache() {
+    let heap = heap();
+    let (p, q, live) = (heap.malloc(32), heap.malloc(32), heap.malloc(32));
+    // SAFETY: live blocks of this heap, freed once: into the cache.
+    unsafe {
+        heap.free(p);
+        heap.free(q);
+    }
+    heap.check().expect("two cached blocks, well formed");
+    let not_cached = "a block in a thread cache is not a cached block of its class";
+    // SAFETY: `p` and `q` are in this thread's cache, and their first two
+    // payload words are the cache's to write; the test puts the mark back
+    // before it forges links.
+    unsafe {
+        // The newest block's mark wiped.
+        q.add(8).cast::<usize>().write(0);
+        assert_eq!(heap.check().unwrap_err().problem, not_cached);
+        q.add(8).cast::<usize>().write(KEY);
+        heap.check().expect("the mark is back");
+        // The newest block's link forged to a live block (its header).
+        forge_link(q, live.wrapping_sub(16));
+        assert_eq!(heap.check().unwrap_err().problem, not_cached);
+        // ... or to memory outside the heap.
+        static ELSEWHERE: [u128; 4] = [0; 4];
+        forge_link(q, ELSEWHERE.as_ptr().cast_mut().cast());
+        let error = heap.check().unwrap_err();
+        assert_eq!(
+            error.problem,
+            "a thread cache points outside the heap (a link was overwritten)"
+        );
+        assert_eq!(error.addr, ELSEWHERE.as_ptr().addr());
+    }
+}

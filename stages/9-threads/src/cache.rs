@@ -255,6 +255,12 @@ impl ThreadCache {
         Batch { head }
     }
 
+    /// Bin `class`: its newest block (null if none) and how many it holds.
+    pub fn contents(&self, class: usize) -> (*mut Header, usize) {
+        let bin = self.bin(class);
+        (bin.head, bin.len)
+    }
+
     /// Whether `header` is in bin `class` of this cache: a freed block
     /// carries [`KEY`], but so might a program's data by chance, so the bin
     /// is searched before anything is called a double free.
@@ -329,22 +335,34 @@ impl Caches {
     #[inline]
     pub fn mine(&self) -> Option<&ThreadCache> {
         let key = thread_key();
+        self.places(key).find(|slot| {
+            let owner = slot.owner.load(Ordering::Acquire);
+            owner == key
+                || owner == 0
+                    && slot
+                        .owner
+                        .compare_exchange(0, key, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+        })
+    }
+
+    /// The slots a thread with `key` may use: its place and the next few.
+    #[inline]
+    fn places(&self, key: usize) -> impl Iterator<Item = &ThreadCache> {
         // Thread-local addresses of different threads lie far apart: mix
         // the bits so that neighbouring threads get different places.
         let place = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58;
-        (0..PROBES)
-            .map(|i| &self.slots[(place + i) % SLOTS])
-            .find(|slot| {
-                let owner = slot.owner.load(Ordering::Acquire);
-                owner == key
-                    || owner == 0
-                        && slot
-                            .owner
-                            .compare_exchange(0, key, Ordering::Acquire, Ordering::Relaxed)
-                            .is_ok()
-            })
+        (0..PROBES).map(move |i| &self.slots[(place + i) % SLOTS])
     }
     // ANCHOR_END: mine
+
+    /// The calling thread's cache if it claimed one, without claiming one
+    /// (for the heap check).
+    pub fn claimed(&self) -> Option<&ThreadCache> {
+        let key = thread_key();
+        self.places(key)
+            .find(|slot| slot.owner.load(Ordering::Acquire) == key)
+    }
 
     /// In the child after `fork`: gives up the caches of the parent's other
     /// threads, with the blocks in them. Those threads may have stopped

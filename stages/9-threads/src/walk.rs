@@ -4,9 +4,9 @@ use core::fmt::{self, Write};
 
 use malloc_core::{Break, HeapError, Line, MapWriter, Pages};
 
-use crate::bins::{BINS, bin_floor, bin_of};
+use crate::bins::{BINS, bin_floor, bin_of, next_link, read_link};
 use crate::block::{HEADER, Header, Tag};
-use crate::cache::{KEY, SLOTS, Totals, key_word};
+use crate::cache::{CLASSES, KEY, SLOTS, ThreadCache, Totals, class_of, key_word};
 use crate::debug::guard_intact;
 use crate::merge::check_merged;
 use crate::{Heap, payload_size};
@@ -89,8 +89,14 @@ impl<S: Break, P: Pages> Heap<S, P> {
     ///
     /// `cached_bytes` is what the thread caches count: the bytes requested of
     /// blocks they handed out, less those of blocks they took in. Blocks in
-    /// a cache are live for the heap, with a size of 0.
-    pub(crate) fn check(&self, cached_bytes: usize) -> Result<(), HeapError> {
+    /// a cache are live for the heap, with a size of 0. `cache` is the
+    /// calling thread's, if it has one: the only cache whose lists it may
+    /// read (the others change without the lock).
+    pub(crate) fn check(
+        &self,
+        cached_bytes: usize,
+        cache: Option<&ThreadCache>,
+    ) -> Result<(), HeapError> {
         let (mut live, mut bytes, mut freed) = (0, 0usize, 0);
         let mut guards = Ok(());
         self.walk(|step| {
@@ -115,6 +121,9 @@ impl<S: Break, P: Pages> Heap<S, P> {
             Ok(())
         })?;
         guards?;
+        if let Some(cache) = cache {
+            self.check_cache(cache)?;
+        }
         self.check_free_lists(freed)?;
         let (live, bytes) = (live + self.mapped_blocks, bytes + self.mapped_bytes);
         let tally = (
@@ -146,6 +155,32 @@ impl<S: Break, P: Pages> Heap<S, P> {
         }
         if listed != freed {
             return Err(HeapError::new(0, "free lists and freed blocks disagree"));
+        }
+        Ok(())
+    }
+
+    /// Checks a thread's cache: every block in it is a block of ours, live
+    /// for the heap, of its bin's class and marked as cached. A link
+    /// overwritten to lead elsewhere (a use after free: the attack on
+    /// glibc's tcache) would hand that memory out.
+    fn check_cache(&self, cache: &ThreadCache) -> Result<(), HeapError> {
+        for class in 0..CLASSES {
+            let (mut at, len) = cache.contents(class);
+            for _ in 0..len {
+                let bad = |problem| Err(HeapError::new(at as usize, problem));
+                if !self.in_heap(at as usize) {
+                    return bad("a thread cache points outside the heap (a link was overwritten)");
+                }
+                // SAFETY: inside our heap, where the walk checked every
+                // header; a live block has at least 16 payload bytes.
+                let (block, key) = unsafe { (&*at, key_word(at).read()) };
+                let cached = block.tag() == Some(Tag::Live) && block.size() == 0 && key == KEY;
+                if !cached || class_of(block.usable()) != Some(class) {
+                    return bad("a block in a thread cache is not a cached block of its class");
+                }
+                // SAFETY: a cached block holds a link.
+                at = unsafe { read_link(next_link(at)) };
+            }
         }
         Ok(())
     }
