@@ -232,6 +232,12 @@ fn the_heap_check_reads_this_threads_cache() {
         // The newest block's link forged to a live block (its header).
         forge_link(q, live.wrapping_sub(16));
         assert_eq!(heap.check().unwrap_err().problem, not_cached);
+        // ... or to nothing, one block early.
+        forge_link(q, std::ptr::null_mut());
+        assert_eq!(
+            heap.check().unwrap_err().problem,
+            "a thread cache's count says it holds more blocks than its links reach"
+        );
         // ... or to memory outside the heap.
         static ELSEWHERE: [u128; 4] = [0; 4];
         forge_link(q, ELSEWHERE.as_ptr().cast_mut().cast());

@@ -168,6 +168,11 @@ impl<S: Break, P: Pages> Heap<S, P> {
             let (mut at, len) = cache.contents(class);
             for _ in 0..len {
                 let bad = |problem| Err(HeapError::new(at as usize, problem));
+                if at.is_null() {
+                    return bad(
+                        "a thread cache's count says it holds more blocks than its links reach",
+                    );
+                }
                 if !self.in_heap(at as usize) {
                     return bad("a thread cache points outside the heap (a link was overwritten)");
                 }
